@@ -1,0 +1,10 @@
+namespace Proofsheet.Auth;
+
+/// <summary>An API key, stored only as the SHA-256 of its text.</summary>
+public sealed class ApiKey
+{
+    public required string Id { get; init; }
+    public required string Hash { get; init; }
+    public required string Label { get; init; }
+    public DateTime CreatedAt { get; init; }
+}

@@ -1,0 +1,133 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Metadata.Builders;
+using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
+using Proofsheet.Auth;
+using Proofsheet.Images;
+using Proofsheet.Posts;
+using Proofsheet.Tasks;
+
+namespace Proofsheet.Data;
+
+/// <summary>
+/// The one model, shared by both providers. Each provider has a derived context type
+/// (below) so that its hand-written migrations can be told apart.
+/// </summary>
+public class AppDbContext(DbContextOptions options) : DbContext(options)
+{
+    public DbSet<ContentTask> Tasks => Set<ContentTask>();
+    public DbSet<TaskEvent> TaskEvents => Set<TaskEvent>();
+    public DbSet<Post> Posts => Set<Post>();
+    public DbSet<ImageCandidate> Images => Set<ImageCandidate>();
+    public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+
+    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
+        modelBuilder.ApplyConfigurationsFromAssembly(typeof(AppDbContext).Assembly, t => t.Namespace == typeof(AppDbContext).Namespace);
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
+    {
+        // SQLite hands DateTimes back as Unspecified; everything here is UTC.
+        configurationBuilder.Properties<DateTime>().HaveConversion<UtcConverter>();
+        configurationBuilder.Properties<DateTime?>().HaveConversion<UtcConverter>();
+    }
+
+    public override int SaveChanges(bool acceptAllChangesOnSuccess)
+    {
+        Stamp();
+        return base.SaveChanges(acceptAllChangesOnSuccess);
+    }
+
+    public override Task<int> SaveChangesAsync(bool acceptAllChangesOnSuccess, CancellationToken cancellationToken = default)
+    {
+        Stamp();
+        return base.SaveChangesAsync(acceptAllChangesOnSuccess, cancellationToken);
+    }
+
+    /// <summary>Application-managed concurrency tokens, the same on both providers.</summary>
+    private void Stamp()
+    {
+        var now = DateTime.UtcNow;
+        foreach (var entry in ChangeTracker.Entries())
+        {
+            switch (entry.Entity)
+            {
+                case ContentTask task when entry.State == EntityState.Modified:
+                    task.Version++;
+                    task.UpdatedAt = now;
+                    break;
+                case Post post when entry.State == EntityState.Modified:
+                    post.Version++;
+                    post.UpdatedAt = now;
+                    break;
+            }
+        }
+    }
+
+    private sealed class UtcConverter() : ValueConverter<DateTime, DateTime>(
+        v => v.Kind == DateTimeKind.Utc ? v : v.ToUniversalTime(),
+        v => DateTime.SpecifyKind(v, DateTimeKind.Utc));
+}
+
+public sealed class SqliteAppDbContext(DbContextOptions<SqliteAppDbContext> options) : AppDbContext(options);
+
+public sealed class PostgresAppDbContext(DbContextOptions<PostgresAppDbContext> options) : AppDbContext(options);
+
+internal sealed class ContentTaskConfiguration : IEntityTypeConfiguration<ContentTask>
+{
+    public void Configure(EntityTypeBuilder<ContentTask> b)
+    {
+        b.ToTable("tasks");
+        b.HasKey(t => t.Id);
+        b.Property(t => t.Status).HasConversion(s => s.ToWire(), s => WorkflowStatuses.Parse(s));
+        b.Property(t => t.FailedStatus).HasConversion(s => s!.Value.ToWire(), s => WorkflowStatuses.Parse(s));
+        b.Property(t => t.Version).IsConcurrencyToken();
+        b.HasIndex(t => new { t.Status, t.NextAttemptAt });
+        b.HasIndex(t => t.CreatedAt);
+        b.HasIndex(t => t.PostId);
+    }
+}
+
+internal sealed class TaskEventConfiguration : IEntityTypeConfiguration<TaskEvent>
+{
+    public void Configure(EntityTypeBuilder<TaskEvent> b)
+    {
+        b.ToTable("task_events");
+        b.HasKey(e => e.Id);
+        b.HasIndex(e => new { e.TaskId, e.Id });
+    }
+}
+
+internal sealed class PostConfiguration : IEntityTypeConfiguration<Post>
+{
+    public void Configure(EntityTypeBuilder<Post> b)
+    {
+        b.ToTable("posts");
+        b.HasKey(p => p.Id);
+        // The unique index is what makes duplicate titles safe under concurrency.
+        b.HasIndex(p => p.Slug).IsUnique();
+        b.HasIndex(p => p.TaskId);
+        b.HasIndex(p => new { p.Status, p.PublishedAt });
+        b.Property(p => p.Version).IsConcurrencyToken();
+    }
+}
+
+internal sealed class ImageCandidateConfiguration : IEntityTypeConfiguration<ImageCandidate>
+{
+    public void Configure(EntityTypeBuilder<ImageCandidate> b)
+    {
+        b.ToTable("image_candidates");
+        b.HasKey(i => i.Id);
+        b.Property(i => i.Status).HasConversion(s => s.ToWire(), s => Enum.Parse<CandidateStatus>(s, true));
+        b.HasIndex(i => new { i.TaskId, i.Variation }).IsUnique();
+        b.HasIndex(i => new { i.Status, i.GeneratedAt });
+    }
+}
+
+internal sealed class ApiKeyConfiguration : IEntityTypeConfiguration<ApiKey>
+{
+    public void Configure(EntityTypeBuilder<ApiKey> b)
+    {
+        b.ToTable("api_keys");
+        b.HasKey(k => k.Id);
+        b.HasIndex(k => k.Hash).IsUnique();
+    }
+}

@@ -1,0 +1,45 @@
+namespace Proofsheet.Images;
+
+public enum CandidateStatus
+{
+    Preview,
+    Selected,
+    Published,
+    Discarded,
+}
+
+public static class CandidateStatuses
+{
+    public static string ToWire(this CandidateStatus status) => status.ToString().ToLowerInvariant();
+
+    public static bool TryParse(string? wire, out CandidateStatus status) =>
+        Enum.TryParse(wire, ignoreCase: true, out status) && Enum.IsDefined(status) && !int.TryParse(wire, out _);
+}
+
+/// <summary>One generated image kept on disk as a preview until a reviewer decides.</summary>
+public sealed class ImageCandidate
+{
+    public required string Id { get; init; }
+    /// <summary>Null for an image generated outside any task.</summary>
+    public string? TaskId { get; init; }
+    public int Variation { get; init; }
+    public required string Prompt { get; init; }
+    public string? NegativePrompt { get; init; }
+    public long? Seed { get; init; }
+    public required string Source { get; init; }
+    /// <summary>The file's name inside the preview folder; the folder itself comes from configuration.</summary>
+    public required string FileName { get; init; }
+    public required string ContentType { get; init; }
+    public int Width { get; init; }
+    public int Height { get; init; }
+    public long ByteSize { get; init; }
+    public required string Sha256 { get; init; }
+    public DateTime GeneratedAt { get; init; }
+    public double GenerationSeconds { get; init; }
+    public string? AttributionName { get; init; }
+    public string? AttributionUrl { get; init; }
+    public string? SourceUrl { get; init; }
+    public CandidateStatus Status { get; set; }
+    public string? CdnUrl { get; set; }
+    public bool FileDeleted { get; set; }
+}
