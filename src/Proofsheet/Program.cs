@@ -1,14 +1,38 @@
+using Proofsheet;
+using Proofsheet.Auth;
 using Proofsheet.Data;
+using Proofsheet.Health;
 using Proofsheet.Images;
+using Proofsheet.Posts;
 using Proofsheet.Publishing;
+using Proofsheet.Tasks;
 using Proofsheet.Writing;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.AddWeb();
 builder.AddData();
+builder.AddAuth();
+builder.AddHealth();
 builder.AddWriting();
 builder.AddImages();
 builder.AddPublishing();
+builder.AddTasks();
+
 var app = builder.Build();
+app.Services.GetRequiredService<AppPaths>().EnsureCreated();
+await app.Services.MigrateDatabaseAsync();
+await app.Services.GetRequiredService<ApiKeyStore>().InitializeAsync(CancellationToken.None);
+
+app.UseWeb();
+app.UseAuthentication();
+app.UseAuthorization();
+app.MapOpenApi();
+app.MapHealth();
+app.MapMediaFolder();
+app.MapTasks();
+app.MapMedia();
+app.MapPosts();
+
 app.Run();
 
 public partial class Program;

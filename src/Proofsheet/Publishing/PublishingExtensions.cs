@@ -25,3 +25,24 @@ public static class PublishingExtensions
 
 /// <summary>The store chosen by <c>Publishing:Provider</c>.</summary>
 public sealed record ActiveStore(IPublishingStore Store);
+
+public static class MediaFolderExtensions
+{
+    /// <summary>Serves the local store's published images at <c>/media/</c>, with a long cache lifetime.</summary>
+    public static WebApplication MapMediaFolder(this WebApplication app)
+    {
+        var paths = app.Services.GetRequiredService<Data.AppPaths>();
+        app.UseStaticFiles(new StaticFileOptions
+        {
+            RequestPath = "/media",
+            FileProvider = new Microsoft.Extensions.FileProviders.PhysicalFileProvider(paths.MediaDirectory),
+            ServeUnknownFileTypes = false,
+            OnPrepareResponse = ctx =>
+            {
+                Images.MediaEndpoints.SetImageHeaders(ctx.Context.Response);
+                ctx.Context.Response.Headers.CacheControl = "public, max-age=31536000, immutable";
+            },
+        });
+        return app;
+    }
+}

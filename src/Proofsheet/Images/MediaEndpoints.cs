@@ -1,0 +1,239 @@
+using Microsoft.AspNetCore.Mvc;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Proofsheet.Data;
+using Proofsheet.Tasks;
+
+namespace Proofsheet.Images;
+
+public sealed record GenerateImageRequest(
+    string? Prompt, string? TaskId, string? NegativePrompt, long? Seed, int? Width, int? Height, int? NumInferenceSteps, string? Source);
+
+public sealed record GenerateVariationsRequest(string? TaskId, string? Prompt, int? NumVariations, int? NumInferenceSteps);
+
+public sealed record ApproveImageRequest(string? TaskId, int? Index, string? ImageId);
+
+public sealed record GeneratedImageSummary(string Id, string Url, string Source, int Width, int Height, long? Seed, int Index, string? TaskId);
+
+public sealed record GenerateImageResponse(
+    bool Success, string ImageUrl, string? LocalPath, bool PreviewMode, GeneratedImageSummary Image, string Message, double GenerationTime);
+
+public sealed record GenerateVariationsResponse(bool Success, string TaskId, string Prompt, IReadOnlyList<ImageVariationResponse> Variations);
+
+public static class MediaEndpoints
+{
+    private const string PreviewMessage = "Image generated and saved locally (preview mode). Review and approve to publish.";
+
+    public static IEndpointRouteBuilder MapMedia(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/media").WithTags("Media").RequireAuthorization(Auth.AuthExtensions.ApiPolicy);
+        api.MapPost("/generate-image", GenerateImageAsync);
+        api.MapPost("/generate-image-variations", GenerateVariationsAsync);
+        api.MapPost("/approve-image", ApproveImageAsync);
+        api.MapGet("/images", ListAsync);
+        api.MapGet("/images/{id}", GetAsync);
+        api.MapGet("/images/{id}/file", FileAsync);
+        api.MapDelete("/images/{id}", DiscardAsync);
+        return app;
+    }
+
+    private static async Task<IResult> GenerateImageAsync(
+        GenerateImageRequest request, CandidateGenerator generator, ImageGeneratorChain chain, AppDbContext db, PreviewStore previews,
+        IOptionsMonitor<ImageOptions> imageOptions, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var checks = GenerationChecks(request.Prompt, request.NumInferenceSteps, request.Source, chain)
+            .Id("task_id", request.TaskId)
+            .Text("negative_prompt", request.NegativePrompt, 0, 2000)
+            .Range("width", request.Width, 64, 4096)
+            .Range("height", request.Height, 64, 4096)
+            .Range("seed", request.Seed, -1, uint.MaxValue);
+        if (!checks.Ok)
+        {
+            return checks.Problem();
+        }
+        var overrides = new GenerationOverrides
+        {
+            Prompt = request.Prompt!.Trim(),
+            NegativePrompt = request.NegativePrompt,
+            Seed = request.Seed is null or -1 ? null : request.Seed,
+            Width = request.Width,
+            Height = request.Height,
+            Steps = request.NumInferenceSteps,
+            Source = request.Source?.Trim().ToLowerInvariant(),
+        };
+        ImageCandidate candidate;
+        if (request.TaskId is null)
+        {
+            candidate = await generator.GenerateStandaloneAsync(overrides, ct);
+        }
+        else
+        {
+            var problem = await CheckTaskAcceptsImagesAsync(db, request.TaskId, ct);
+            if (problem is not null)
+            {
+                return problem;
+            }
+            var made = await generator.GenerateForTaskAsync(request.TaskId, 1, overrides, fromPipeline: false, TaskEndpoints.ActorOf(user), ct);
+            if (made.Count == 0)
+            {
+                return Problems.Conflict("The task changed while the image was generated; it was not kept.");
+            }
+            candidate = made[0];
+        }
+        var url = $"/api/media/images/{candidate.Id}/file";
+        return TypedResults.Ok(new GenerateImageResponse(
+            true, url, previews.PathOf(candidate.FileName), true,
+            new GeneratedImageSummary(candidate.Id, url, candidate.Source, candidate.Width, candidate.Height, candidate.Seed, candidate.Variation, candidate.TaskId),
+            PreviewMessage, candidate.GenerationSeconds));
+    }
+
+    private static async Task<IResult> GenerateVariationsAsync(
+        GenerateVariationsRequest request, CandidateGenerator generator, ImageGeneratorChain chain, AppDbContext db, PreviewStore previews,
+        IOptionsMonitor<ImageOptions> imageOptions, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var checks = GenerationChecks(request.Prompt, request.NumInferenceSteps, null, chain)
+            .Rule(request.TaskId is not null, "task_id", "task_id is required.")
+            .Id("task_id", request.TaskId)
+            .Range("num_variations", request.NumVariations, 1, imageOptions.CurrentValue.MaxVariations);
+        if (!checks.Ok)
+        {
+            return checks.Problem();
+        }
+        var problem = await CheckTaskAcceptsImagesAsync(db, request.TaskId!, ct);
+        if (problem is not null)
+        {
+            return problem;
+        }
+        var made = await generator.GenerateForTaskAsync(
+            request.TaskId!, request.NumVariations ?? 3,
+            new GenerationOverrides { Prompt = request.Prompt!.Trim(), Steps = request.NumInferenceSteps },
+            fromPipeline: false, TaskEndpoints.ActorOf(user), ct);
+        return TypedResults.Ok(new GenerateVariationsResponse(true, request.TaskId!, request.Prompt!.Trim(), made.Select(i => i.ToResponse(previews)).ToList()));
+    }
+
+    private static async Task<IResult> ApproveImageAsync(
+        ApproveImageRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var checks = TaskEndpoints.ChoiceChecks(request.Index, request.ImageId, required: true)
+            .Rule(request.TaskId is not null, "task_id", "task_id is required.")
+            .Id("task_id", request.TaskId);
+        if (!checks.Ok)
+        {
+            return checks.Problem();
+        }
+        return await TaskEndpoints.Approve(request.TaskId!, new ImageChoice(request.ImageId, request.Index), null, actions, db, previews, stream, user, ct);
+    }
+
+    private static async Task<IResult> ListAsync(
+        AppDbContext db, PreviewStore previews, string? taskId, string? status, string? source, string? q, int? limit, string? cursor, CancellationToken ct)
+    {
+        CandidateStatus parsed = default;
+        var checks = new Checks()
+            .Id("task_id", taskId)
+            .Rule(status is null || CandidateStatuses.TryParse(status, out parsed), "status", "status must be one of: preview, selected, published, discarded.")
+            .Text("source", source, 1, 50)
+            .Text("q", q, 1, 200)
+            .Range("limit", limit, 1, 100)
+            .Rule(cursor is null || Cursor.TryDecode(cursor, out _), "cursor", "cursor is not one this API gave out.");
+        if (!checks.Ok)
+        {
+            return checks.Problem();
+        }
+        var query = db.Images.AsNoTracking();
+        if (taskId is not null)
+        {
+            query = query.Where(i => i.TaskId == taskId);
+        }
+        if (status is not null)
+        {
+            query = query.Where(i => i.Status == parsed);
+        }
+        if (source is not null)
+        {
+            var wanted = source.ToLowerInvariant();
+            query = query.Where(i => i.Source == wanted);
+        }
+        if (q is not null)
+        {
+            var needle = q.ToLowerInvariant();
+#pragma warning disable CA1304, CA1311, CA1862 // translated to SQL lower(), the same on both providers
+            query = query.Where(i => i.Prompt.ToLower().Contains(needle));
+#pragma warning restore CA1304, CA1311, CA1862
+        }
+        if (cursor is not null && Cursor.TryDecode(cursor, out var after))
+        {
+            #pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
+            query = query.Where(i => string.Compare(i.Id, after) < 0);
+#pragma warning restore CA1309
+        }
+        var take = limit ?? 24;
+        var page = await query.OrderByDescending(i => i.Id).Take(take + 1).ToListAsync(ct);
+        var items = page.Take(take).ToList();
+        return TypedResults.Ok(new PageResponse<GalleryImage>(
+            items.Select(i => new GalleryImage(i.TaskId, i.ToResponse(previews))).ToList(),
+            page.Count > take ? Cursor.Encode(items[^1].Id) : null));
+    }
+
+    public sealed record GalleryImage(string? TaskId, ImageVariationResponse Image);
+
+    private static async Task<Results<Ok<GalleryImage>, NotFound<ProblemDetails>>> GetAsync(string id, AppDbContext db, PreviewStore previews, CancellationToken ct)
+    {
+        var image = Ids.IsValid(id) ? await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, ct) : null;
+        return image is null ? Problems.NotFound("There is no such image.") : TypedResults.Ok(new GalleryImage(image.TaskId, image.ToResponse(previews)));
+    }
+
+    /// <summary>The preview's bytes. The file is found by the image's id in the database, never by a path from the request.</summary>
+    private static async Task<IResult> FileAsync(string id, AppDbContext db, PreviewStore previews, HttpContext http, CancellationToken ct)
+    {
+        var image = Ids.IsValid(id) ? await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, ct) : null;
+        if (image is null)
+        {
+            return Problems.NotFound("There is no such image.");
+        }
+        if (image.FileDeleted || !previews.Exists(image.FileName))
+        {
+            return image.CdnUrl is not null
+                ? TypedResults.Redirect(image.CdnUrl)
+                : Problems.NotFound("The preview file of this image has been deleted.");
+        }
+        SetImageHeaders(http.Response);
+        return TypedResults.PhysicalFile(previews.PathOf(image.FileName), image.ContentType, enableRangeProcessing: true);
+    }
+
+    /// <summary>Images are served as inert documents: no sniffing, and an SVG cannot run script.</summary>
+    public static void SetImageHeaders(HttpResponse response)
+    {
+        response.Headers.XContentTypeOptions = "nosniff";
+        response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
+        response.Headers.CacheControl = "private, max-age=3600";
+    }
+
+    private static async Task<IResult> DiscardAsync(string id, TaskActions actions, ClaimsPrincipal user, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id))
+        {
+            return Problems.NotFound("There is no such image.");
+        }
+        var outcome = await actions.DiscardImageAsync(id, TaskEndpoints.ActorOf(user), ct);
+        return outcome.Kind == OutcomeKind.Ok ? TypedResults.NoContent() : Problems.From(outcome);
+    }
+
+    private static Checks GenerationChecks(string? prompt, int? steps, string? source, ImageGeneratorChain chain) => new Checks()
+        .Text("prompt", prompt, 1, 2000, required: true)
+        .Range("num_inference_steps", steps, 1, 200)
+        .Rule(source is null || chain.IsAvailable(source), "source",
+            $"source must be one of the configured image backends: {string.Join(", ", chain.Configured)}.");
+
+    private static async Task<IResult?> CheckTaskAcceptsImagesAsync(AppDbContext db, string taskId, CancellationToken ct)
+    {
+        var status = await db.Tasks.Where(t => t.Id == taskId).Select(t => (WorkflowStatus?)t.Status).SingleOrDefaultAsync(ct);
+        return status switch
+        {
+            null => Problems.NotFound($"There is no task {taskId}."),
+            WorkflowStatus.AwaitingApproval or WorkflowStatus.GeneratingImages => null,
+            _ => Problems.Conflict($"A task that is {status.Value.ToWire()} cannot get more images."),
+        };
+    }
+}

@@ -1,0 +1,110 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Proofsheet.Data;
+using Proofsheet.Tasks;
+
+namespace Proofsheet.Images;
+
+/// <summary>
+/// Keeps the preview folder and the database in agreement: unapproved previews older than
+/// <c>Storage:PreviewRetentionDays</c> are deleted, published previews are removed once their
+/// upload is recorded, and leftovers of interrupted writes (files the database does not know)
+/// are cleared. Runs at start and then every <c>Storage:SweepInterval</c>.
+/// </summary>
+public sealed class PreviewSweeper(
+    IDbContextFactory<AppDbContext> dbs,
+    PreviewStore previews,
+    IOptionsMonitor<StorageOptions> options,
+    TimeProvider time,
+    ILogger<PreviewSweeper> logger) : BackgroundService
+{
+    /// <summary>A file younger than this may belong to a write in progress.</summary>
+    private static readonly TimeSpan OrphanGrace = TimeSpan.FromMinutes(10);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await SweepAsync(stoppingToken);
+            }
+            catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(ex, "Preview sweep failed; trying again at the next interval");
+            }
+            try
+            {
+                await Task.Delay(options.CurrentValue.SweepInterval, time, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    public async Task<int> SweepAsync(CancellationToken ct)
+    {
+        var opts = options.CurrentValue;
+        var now = time.GetUtcNow().UtcDateTime;
+        var deleted = 0;
+        await using var db = await dbs.CreateDbContextAsync(ct);
+
+        // 1. Unapproved previews past retention, except an image being published right now.
+        var cutoff = now.AddDays(-opts.PreviewRetentionDays);
+        var publishing = db.Tasks.Where(t => t.Status == WorkflowStatus.Publishing).Select(t => t.SelectedImageId);
+        var expired = await db.Images
+            .Where(i => (i.Status == CandidateStatus.Preview || i.Status == CandidateStatus.Selected)
+                && i.GeneratedAt < cutoff && !publishing.Contains(i.Id))
+            .ToListAsync(ct);
+        foreach (var image in expired)
+        {
+            image.Status = CandidateStatus.Discarded;
+            image.FileDeleted = true;
+        }
+        var expiredTasks = expired.Where(i => i.TaskId != null).Select(i => i.TaskId!).Distinct().ToList();
+        await db.Tasks.Where(t => expiredTasks.Contains(t.Id) && t.SelectedImageId != null && expired.Select(i => i.Id).Contains(t.SelectedImageId))
+            .ExecuteUpdateAsync(s => s.SetProperty(t => t.SelectedImageId, (string?)null), ct);
+        foreach (var taskId in expiredTasks)
+        {
+            db.TaskEvents.Add(new TaskEvent
+            {
+                TaskId = taskId, At = now, Actor = TaskHistory.System, Kind = "previews_expired",
+                Detail = $"{expired.Count(i => i.TaskId == taskId)} preview(s) older than {opts.PreviewRetentionDays} days deleted",
+            });
+        }
+
+        // 2. Published images whose preview outlived its upload (a crash after the publish committed).
+        if (!opts.KeepPublishedPreviews)
+        {
+            var published = await db.Images.Where(i => i.Status == CandidateStatus.Published && !i.FileDeleted).ToListAsync(ct);
+            published.ForEach(i => i.FileDeleted = true);
+            expired.AddRange(published);
+        }
+
+        await db.SaveChangesAsync(ct);
+        foreach (var image in expired)
+        {
+            previews.Delete(image.FileName);
+            deleted++;
+        }
+
+        // 3. Files nobody recorded: an interrupted write, or a candidate whose insert never committed.
+        var known = (await db.Images.AsNoTracking().Where(i => !i.FileDeleted).Select(i => i.FileName).ToListAsync(ct)).ToHashSet();
+        foreach (var file in previews.EnumerateOwnFiles())
+        {
+            if (now - file.LastWriteTimeUtc < OrphanGrace || (!PreviewStore.IsTemporary(file) && known.Contains(file.Name)))
+            {
+                continue;
+            }
+            previews.Delete(file.Name);
+            deleted++;
+        }
+        if (deleted > 0)
+        {
+            logger.LogInformation("Preview sweep deleted {Count} file(s)", deleted);
+        }
+        return deleted;
+    }
+}

@@ -1,0 +1,129 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Proofsheet.Data;
+using Proofsheet.Images;
+using Proofsheet.Posts;
+using Proofsheet.Tasks;
+
+namespace Proofsheet.Publishing;
+
+/// <summary>
+/// The publish step of an approved task: upload the selected image to the publishing store,
+/// then in one transaction point the post at the CDN URL and mark post, image and task published.
+/// The upload key is deterministic, so a retry after a crash between upload and commit
+/// replaces the same asset instead of making a second one.
+/// </summary>
+public sealed class Publisher(
+    IDbContextFactory<AppDbContext> dbs,
+    ActiveStore store,
+    PreviewStore previews,
+    TaskEventStream stream,
+    IOptionsMonitor<StorageOptions> storage,
+    ILogger<Publisher> logger)
+{
+    public async Task PublishAsync(string taskId, CancellationToken ct)
+    {
+        PublishedAsset asset;
+        string candidateId;
+        {
+            await using var db = await dbs.CreateDbContextAsync(ct);
+            var task = await db.Tasks.AsNoTracking().SingleAsync(t => t.Id == taskId, ct);
+            if (task.Status != WorkflowStatus.Publishing)
+            {
+                return;
+            }
+            var candidate = await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == task.SelectedImageId, ct)
+                ?? throw new PublishingException("The approved image no longer exists.", retryable: false);
+            var post = await db.Posts.AsNoTracking().SingleOrDefaultAsync(p => p.Id == task.PostId, ct)
+                ?? throw new PublishingException("The task has no draft post.", retryable: false);
+            candidateId = candidate.Id;
+
+            if (candidate.CdnUrl is not null)
+            {
+                asset = new PublishedAsset(candidate.CdnUrl);
+            }
+            else
+            {
+                if (candidate.FileDeleted || !previews.Exists(candidate.FileName))
+                {
+                    throw new PublishingException($"The preview file of the approved image ({candidate.FileName}) is missing.", retryable: false);
+                }
+                stream.Progress(taskId, new ProgressData(0, 1, $"uploading to {store.Store.Name}", "publishing"));
+                asset = await store.Store.UploadAsync(
+                    new PublishRequest(
+                        Key: $"{post.Slug}-{candidate.Id[^12..]}",
+                        LocalPath: previews.PathOf(candidate.FileName),
+                        ContentType: candidate.ContentType,
+                        Length: candidate.ByteSize,
+                        Sha256: candidate.Sha256),
+                    ct);
+                if (!Uri.TryCreate(asset.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+                {
+                    // A published post never points at a local file.
+                    throw new PublishingException("The publishing store returned a URL that is not http(s).", retryable: false);
+                }
+            }
+        }
+
+        await CommitAsync(taskId, candidateId, asset, ct);
+    }
+
+    private async Task CommitAsync(string taskId, string candidateId, PublishedAsset asset, CancellationToken ct)
+    {
+        // Not cancellable: once the upload is done, recording it is cheap and must not be abandoned.
+        while (true)
+        {
+            await using var db = await dbs.CreateDbContextAsync(CancellationToken.None);
+            var task = await db.Tasks.SingleAsync(t => t.Id == taskId, CancellationToken.None);
+            if (task.Status != WorkflowStatus.Publishing)
+            {
+                return;
+            }
+            var candidate = await db.Images.SingleAsync(i => i.Id == candidateId, CancellationToken.None);
+            var post = await db.Posts.SingleAsync(p => p.Id == task.PostId, CancellationToken.None);
+            var now = DateTime.UtcNow;
+
+            post.Title = task.Title ?? post.Title;
+            post.Excerpt = task.Excerpt;
+            post.Content = task.Content;
+            post.MetaDescription = task.MetaDescription;
+            post.FeaturedImageUrl = asset.Url;
+            post.FeaturedImageAlt = task.ImageAlt;
+            post.FeaturedImageCredit = candidate.AttributionName;
+            post.FeaturedImageCreditUrl = candidate.AttributionUrl;
+            post.Status = PostStatus.Published;
+            post.PublishedAt ??= now;
+            post.TaskId = task.Id;
+
+            candidate.Status = CandidateStatus.Published;
+            candidate.CdnUrl = asset.Url;
+            task.Error = null;
+            task.NextAttemptAt = null;
+            db.MoveTo(task, WorkflowStatus.Published, TaskHistory.System, asset.Url);
+            try
+            {
+                await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
+                break;
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                logger.LogDebug("Task {TaskId} changed while publishing; reading it again", taskId);
+            }
+        }
+        logger.LogInformation("Task {TaskId} published", taskId);
+        await CleanUpPreviewAsync(candidateId);
+    }
+
+    private async Task CleanUpPreviewAsync(string candidateId)
+    {
+        if (storage.CurrentValue.KeepPublishedPreviews)
+        {
+            return;
+        }
+        await using var db = await dbs.CreateDbContextAsync();
+        var candidate = await db.Images.SingleAsync(i => i.Id == candidateId);
+        previews.Delete(candidate.FileName);
+        candidate.FileDeleted = true;
+        await db.SaveChangesAsync();
+    }
+}

@@ -1,0 +1,328 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Proofsheet.Data;
+using Proofsheet.Images;
+
+namespace Proofsheet.Tasks;
+
+public sealed record CreateTaskRequest(string? Topic, string? Tone, string? Audience, int? TargetWords, int? NumVariations, string? ImageSource);
+
+public sealed record EditTaskRequest(string? Title, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt);
+
+public sealed record SelectRequest(int? Index, string? ImageId);
+
+public sealed record ApproveRequest(int? Index, string? ImageId, string? Feedback);
+
+public sealed record RejectRequest(string? Feedback, string? NewPrompt);
+
+public sealed record GenerateMoreRequest(int? NumVariations, string? Prompt);
+
+public static class TaskEndpoints
+{
+    public static IEndpointRouteBuilder MapTasks(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/tasks").WithTags("Tasks").RequireAuthorization(Auth.AuthExtensions.ApiPolicy);
+        api.MapPost("/", CreateAsync);
+        api.MapGet("/", ListAsync);
+        api.MapGet("/{id}", GetAsync);
+        api.MapPatch("/{id}", EditAsync);
+        api.MapGet("/{id}/history", HistoryAsync);
+        api.MapGet("/{id}/events", Events);
+        api.MapPost("/{id}/cancel", CancelAsync);
+        api.MapPost("/{id}/select", SelectAsync);
+        api.MapPost("/{id}/approve", ApproveAsync);
+        api.MapPost("/{id}/reject", RejectAsync);
+        api.MapPost("/{id}/retry", RetryAsync);
+        api.MapPost("/{id}/generate-more", GenerateMoreAsync);
+        return app;
+    }
+
+    internal static string ActorOf(ClaimsPrincipal user) => user.Identity?.Name ?? "anonymous";
+
+    public static async Task<TaskResponse?> LoadAsync(AppDbContext db, string id, PreviewStore previews, TaskEventStream stream, CancellationToken ct)
+    {
+        var task = await db.Tasks.AsNoTracking().SingleOrDefaultAsync(t => t.Id == id, ct);
+        if (task is null)
+        {
+            return null;
+        }
+        var post = task.PostId is null ? null : await db.Posts.AsNoTracking().SingleOrDefaultAsync(p => p.Id == task.PostId, ct);
+        var images = await db.Images.AsNoTracking().Where(i => i.TaskId == id).ToListAsync(ct);
+        return task.ToResponse(post, images, previews, stream.CurrentProgress(id));
+    }
+
+    private static async Task<IResult> CreateAsync(
+        CreateTaskRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        ImageGeneratorChain chain, IOptionsMonitor<ImageOptions> imageOptions, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var opts = imageOptions.CurrentValue;
+        var checks = new Checks()
+            .Text("topic", request.Topic, 3, 500, required: true)
+            .Text("tone", request.Tone, 0, 100)
+            .Text("audience", request.Audience, 0, 200)
+            .Range("target_words", request.TargetWords, 100, 10_000)
+            .Range("num_variations", request.NumVariations, 1, opts.MaxVariations)
+            .Rule(request.ImageSource is null || chain.IsAvailable(request.ImageSource), "image_source",
+                $"image_source must be one of the configured image backends: {string.Join(", ", chain.Configured)}.");
+        if (!checks.Ok)
+        {
+            return checks.Problem();
+        }
+        var (_, task) = await actions.CreateAsync(
+            request.Topic!.Trim(), request.Tone?.Trim(), request.Audience?.Trim(), request.TargetWords ?? 800,
+            request.NumVariations ?? opts.DefaultVariations, request.ImageSource?.Trim().ToLowerInvariant(), ActorOf(user), ct);
+        var response = await LoadAsync(db, task!.Id, previews, stream, ct);
+        return TypedResults.Accepted($"/api/tasks/{task.Id}", response);
+    }
+
+    private static async Task<IResult> ListAsync(
+        AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        string? status, int? limit, string? cursor, CancellationToken ct)
+    {
+        WorkflowStatus parsed = default;
+        var checks = new Checks()
+            .Rule(status is null || WorkflowStatuses.TryParse(status, out parsed), "status",
+                $"status must be one of: {string.Join(", ", Enum.GetValues<WorkflowStatus>().Select(s => s.ToWire()))}.")
+            .Range("limit", limit, 1, 100)
+            .Rule(cursor is null || Cursor.TryDecode(cursor, out _), "cursor", "cursor is not one this API gave out.");
+        if (!checks.Ok)
+        {
+            return checks.Problem();
+        }
+        var query = db.Tasks.AsNoTracking();
+        if (status is not null)
+        {
+            query = query.Where(t => t.Status == parsed);
+        }
+        if (cursor is not null && Cursor.TryDecode(cursor, out var after))
+        {
+            #pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
+            query = query.Where(t => string.Compare(t.Id, after) < 0);
+#pragma warning restore CA1309
+        }
+        var take = limit ?? 20;
+        var page = await query.OrderByDescending(t => t.Id).Take(take + 1).ToListAsync(ct);
+        var items = page.Take(take).ToList();
+        var ids = items.Select(t => t.Id).ToList();
+        var postIds = items.Where(t => t.PostId != null).Select(t => t.PostId!).Distinct().ToList();
+        var images = await db.Images.AsNoTracking().Where(i => i.TaskId != null && ids.Contains(i.TaskId)).ToListAsync(ct);
+        var posts = await db.Posts.AsNoTracking().Where(p => postIds.Contains(p.Id)).ToDictionaryAsync(p => p.Id, ct);
+        var byTask = images.ToLookup(i => i.TaskId!);
+        return TypedResults.Ok(new PageResponse<TaskResponse>(
+            items.Select(t => t.ToResponse(t.PostId is null ? null : posts.GetValueOrDefault(t.PostId), byTask[t.Id].ToList(), previews, stream.CurrentProgress(t.Id))).ToList(),
+            page.Count > take ? Cursor.Encode(items[^1].Id) : null));
+    }
+
+    private static async Task<Results<Ok<TaskResponse>, NotFound<ProblemDetails>>> GetAsync(
+        string id, AppDbContext db, PreviewStore previews, TaskEventStream stream, CancellationToken ct)
+    {
+        var response = Ids.IsValid(id) ? await LoadAsync(db, id, previews, stream, ct) : null;
+        return response is null ? Problems.NotFound($"There is no task {Shorten(id)}.") : TypedResults.Ok(response);
+    }
+
+    private static async Task<IResult> EditAsync(
+        string id, EditTaskRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        ClaimsPrincipal user, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id))
+        {
+            return Problems.NotFound($"There is no task {Shorten(id)}.");
+        }
+        var checks = new Checks()
+            .Text("title", request.Title, 1, 200)
+            .Text("excerpt", request.Excerpt, 0, 1000)
+            .Text("content", request.Content, 0, 200_000)
+            .Text("image_prompt", request.ImagePrompt, 1, 2000)
+            .Text("image_alt", request.ImageAlt, 0, 500);
+        if (!checks.Ok)
+        {
+            return checks.Problem();
+        }
+        var outcome = await actions.EditAsync(id, new TaskEdits(request.Title?.Trim(), request.Excerpt, request.Content, request.ImagePrompt, request.ImageAlt), ActorOf(user), ct);
+        return outcome.Kind == OutcomeKind.Ok ? TypedResults.Ok(await LoadAsync(db, id, previews, stream, ct)) : Problems.From(outcome);
+    }
+
+    private static async Task<Results<Ok<TaskEventResponse[]>, NotFound<ProblemDetails>>> HistoryAsync(string id, AppDbContext db, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id) || !await db.Tasks.AnyAsync(t => t.Id == id, ct))
+        {
+            return Problems.NotFound($"There is no task {Shorten(id)}.");
+        }
+        var events = await db.TaskEvents.AsNoTracking().Where(e => e.TaskId == id).OrderBy(e => e.Id).ToListAsync(ct);
+        return TypedResults.Ok(events.Select(e => e.ToResponse()).ToArray());
+    }
+
+    private static IResult Events(string id, IDbContextFactory<AppDbContext> dbs, TaskEventStream stream, HttpContext http)
+    {
+        if (!Ids.IsValid(id))
+        {
+            return Problems.NotFound($"There is no task {Shorten(id)}.");
+        }
+        var json = http.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        return TypedResults.ServerSentEvents(StreamAsync(id, dbs, stream, json, http.RequestAborted));
+    }
+
+    /// <summary>The current status first, then every live message, until the task reaches a final status.</summary>
+    private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
+        string id, IDbContextFactory<AppDbContext> dbs, TaskEventStream stream, JsonSerializerOptions json, [EnumeratorCancellation] CancellationToken ct)
+    {
+        using var subscription = stream.Subscribe(id);
+        WorkflowStatus status;
+        await using (var db = await dbs.CreateDbContextAsync(ct))
+        {
+            var task = await db.Tasks.AsNoTracking().SingleOrDefaultAsync(t => t.Id == id, ct);
+            if (task is null)
+            {
+                yield return new SseItem<string>(JsonSerializer.Serialize(new { detail = "There is no such task." }, json), "error");
+                yield break;
+            }
+            status = task.Status;
+            yield return new SseItem<string>(JsonSerializer.Serialize(new { status = status.ToWire(), error = task.Error }, json), "status");
+            if (stream.CurrentProgress(id) is { } progress)
+            {
+                yield return new SseItem<string>(JsonSerializer.Serialize(progress, json), "progress");
+            }
+        }
+        if (status.IsFinal())
+        {
+            yield break;
+        }
+        while (true)
+        {
+            TaskStreamMessage message;
+            try
+            {
+                message = await subscription.Reader.ReadAsync(ct);
+            }
+            catch (OperationCanceledException)
+            {
+                yield break;
+            }
+            yield return new SseItem<string>(JsonSerializer.Serialize(message.Data, json), message.Type);
+            if (message.Type == "status" && WorkflowStatuses.TryParse(JsonSerializer.SerializeToElement(message.Data, json).GetProperty("status").GetString(), out var s) && s.IsFinal())
+            {
+                yield break;
+            }
+        }
+    }
+
+    private static Task<IResult> CancelAsync(string id, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+        Act(id, db, previews, stream, () => actions.CancelAsync(id, ActorOf(user), ct), ct);
+
+    private static Task<IResult> RetryAsync(string id, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+        Act(id, db, previews, stream, () => actions.RetryAsync(id, ActorOf(user), ct), ct);
+
+    private static Task<IResult> SelectAsync(
+        string id, SelectRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var checks = ChoiceChecks(request.Index, request.ImageId, required: true);
+        return checks.Ok
+            ? Act(id, db, previews, stream, () => actions.SelectAsync(id, new ImageChoice(request.ImageId, request.Index), ActorOf(user), ct), ct)
+            : Task.FromResult<IResult>(checks.Problem());
+    }
+
+    private static async Task<IResult> ApproveAsync(
+        string id, ApproveRequest? request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+    {
+        request ??= new ApproveRequest(null, null, null);
+        var checks = ChoiceChecks(request.Index, request.ImageId, required: false).Text("feedback", request.Feedback, 0, 5000);
+        if (!checks.Ok)
+        {
+            return checks.Problem();
+        }
+        return await Approve(id, new ImageChoice(request.ImageId, request.Index), request.Feedback, actions, db, previews, stream, user, ct);
+    }
+
+    /// <summary>Approves, waits briefly for the publish, and answers 200 when it is done or 202 while it is still under way.</summary>
+    internal static async Task<IResult> Approve(
+        string id, ImageChoice choice, string? feedback, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id))
+        {
+            return Problems.NotFound($"There is no task {Shorten(id)}.");
+        }
+        var outcome = await actions.ApproveAsync(id, choice, feedback, ActorOf(user), ct);
+        if (outcome.Kind != OutcomeKind.Ok)
+        {
+            return Problems.From(outcome);
+        }
+        await actions.WaitForPublishAsync(id, ct);
+        var response = await LoadAsync(db, id, previews, stream, ct);
+        return response!.Status == WorkflowStatus.Publishing.ToWire()
+            ? TypedResults.Accepted($"/api/tasks/{id}", response)
+            : TypedResults.Ok(response);
+    }
+
+    private static Task<IResult> RejectAsync(
+        string id, RejectRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var checks = new Checks().Text("feedback", request.Feedback, 1, 5000, required: true).Text("new_prompt", request.NewPrompt, 1, 2000);
+        return checks.Ok
+            ? Act(id, db, previews, stream, () => actions.RejectAsync(id, request.Feedback!.Trim(), request.NewPrompt?.Trim(), ActorOf(user), ct), ct)
+            : Task.FromResult<IResult>(checks.Problem());
+    }
+
+    private static Task<IResult> GenerateMoreAsync(
+        string id, GenerateMoreRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        IOptionsMonitor<ImageOptions> imageOptions, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var checks = new Checks().Range("num_variations", request.NumVariations, 1, imageOptions.CurrentValue.MaxVariations).Text("prompt", request.Prompt, 1, 2000);
+        return checks.Ok
+            ? Act(id, db, previews, stream, () => actions.GenerateMoreAsync(id, request.NumVariations ?? imageOptions.CurrentValue.DefaultVariations, request.Prompt?.Trim(), ActorOf(user), ct), ct)
+            : Task.FromResult<IResult>(checks.Problem());
+    }
+
+    internal static Checks ChoiceChecks(int? index, string? imageId, bool required) => new Checks()
+        .Range("index", index, 1, int.MaxValue)
+        .Id("image_id", imageId)
+        .Rule(!required || index is not null || imageId is not null, "index", "Name the image with index or image_id.")
+        .Rule(index is null || imageId is null, "index", "Give index or image_id, not both.");
+
+    private static async Task<IResult> Act(string id, AppDbContext db, PreviewStore previews, TaskEventStream stream, Func<Task<Outcome>> action, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id))
+        {
+            return Problems.NotFound($"There is no task {Shorten(id)}.");
+        }
+        var outcome = await action();
+        return outcome.Kind == OutcomeKind.Ok ? TypedResults.Ok(await LoadAsync(db, id, previews, stream, ct)) : Problems.From(outcome);
+    }
+
+    /// <summary>Echo at most a little of what a client sent, and only printable characters.</summary>
+    internal static string Shorten(string value)
+    {
+        var clean = new string(value.Where(c => !char.IsControl(c)).Take(40).ToArray());
+        return value.Length > 40 ? clean + "…" : clean;
+    }
+}
+
+/// <summary>Opaque paging cursors: the last id of a page, base64url-encoded.</summary>
+public static class Cursor
+{
+    public static string Encode(string id) => Convert.ToBase64String(Encoding.UTF8.GetBytes(id)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static bool TryDecode(string cursor, out string id)
+    {
+        id = "";
+        if (cursor.Length is 0 or > 100)
+        {
+            return false;
+        }
+        var b64 = cursor.Replace('-', '+').Replace('_', '/');
+        b64 = b64.PadRight(b64.Length + (4 - b64.Length % 4) % 4, '=');
+        var buffer = new byte[b64.Length];
+        if (!Convert.TryFromBase64String(b64, buffer, out var written))
+        {
+            return false;
+        }
+        id = Encoding.UTF8.GetString(buffer, 0, written);
+        return Ids.IsValid(id);
+    }
+}

@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+
+namespace Proofsheet.Tasks;
+
+/// <summary>A live message about a task, sent to server-sent-event listeners.</summary>
+/// <param name="Type"><c>status</c>, <c>progress</c>, <c>image</c> or <c>event</c>.</param>
+public sealed record TaskStreamMessage(string Type, object Data);
+
+public sealed record ProgressData(int Done, int Total, string? Step, string Stage);
+
+/// <summary>
+/// In-process fan-out of live task messages (status changes, generation progress). The durable
+/// record is the task_events table; this only carries what happens while someone is watching.
+/// </summary>
+public sealed class TaskEventStream
+{
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<Channel<TaskStreamMessage>, byte>> _subscribers = new();
+    private readonly ConcurrentDictionary<string, ProgressData> _progress = new();
+
+    public void Publish(string taskId, TaskStreamMessage message)
+    {
+        if (message.Data is ProgressData progress)
+        {
+            _progress[taskId] = progress;
+        }
+        else if (message.Type == "status")
+        {
+            _progress.TryRemove(taskId, out _);
+        }
+        if (_subscribers.TryGetValue(taskId, out var channels))
+        {
+            foreach (var channel in channels.Keys)
+            {
+                channel.Writer.TryWrite(message);
+            }
+        }
+    }
+
+    public void Progress(string taskId, ProgressData progress) => Publish(taskId, new TaskStreamMessage("progress", progress));
+
+    /// <summary>The last progress reported for a task whose images are being generated, if any.</summary>
+    public ProgressData? CurrentProgress(string taskId) => _progress.GetValueOrDefault(taskId);
+
+    public Subscription Subscribe(string taskId)
+    {
+        // Bounded and dropping the oldest: a slow listener misses progress ticks, never blocks the pipeline.
+        var channel = Channel.CreateBounded<TaskStreamMessage>(new BoundedChannelOptions(256) { FullMode = BoundedChannelFullMode.DropOldest });
+        _subscribers.GetOrAdd(taskId, _ => new()).TryAdd(channel, 0);
+        return new Subscription(channel.Reader, () =>
+        {
+            if (_subscribers.TryGetValue(taskId, out var set))
+            {
+                set.TryRemove(channel, out _);
+            }
+        });
+    }
+
+    public sealed class Subscription(ChannelReader<TaskStreamMessage> reader, Action unsubscribe) : IDisposable
+    {
+        public ChannelReader<TaskStreamMessage> Reader { get; } = reader;
+
+        public void Dispose() => unsubscribe();
+    }
+}

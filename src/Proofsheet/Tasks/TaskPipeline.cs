@@ -1,0 +1,220 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Options;
+using Proofsheet.Data;
+using Proofsheet.Images;
+using Proofsheet.Posts;
+using Proofsheet.Publishing;
+using Proofsheet.Writing;
+
+namespace Proofsheet.Tasks;
+
+/// <summary>
+/// Moves one task forward through its working statuses until it needs a person (awaiting
+/// approval), ends, or fails. Every step starts from what the database says, so running it again
+/// after a crash picks up where the last committed step left off.
+/// </summary>
+public sealed class TaskPipeline(
+    IDbContextFactory<AppDbContext> dbs,
+    ActiveWriter writer,
+    PostReserver posts,
+    CandidateGenerator candidates,
+    Publisher publisher,
+    TaskEventStream stream,
+    IOptionsMonitor<PipelineOptions> options,
+    ILogger<TaskPipeline> logger)
+{
+    public async Task RunAsync(string taskId, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            ContentTask? task;
+            await using (var db = await dbs.CreateDbContextAsync(ct))
+            {
+                task = await db.Tasks.AsNoTracking().SingleOrDefaultAsync(t => t.Id == taskId, ct);
+            }
+            if (task is null || !task.Status.IsWorking() || task.NextAttemptAt > DateTime.UtcNow)
+            {
+                return;
+            }
+
+            try
+            {
+                switch (task.Status)
+                {
+                    case WorkflowStatus.Queued:
+                        await MoveAsync(taskId, WorkflowStatus.Queued, WorkflowStatus.Writing, ct);
+                        break;
+                    case WorkflowStatus.Writing:
+                        await WriteAsync(taskId, ct);
+                        break;
+                    case WorkflowStatus.GeneratingImages:
+                        await GenerateAsync(task, ct);
+                        break;
+                    case WorkflowStatus.Publishing:
+                        await publisher.PublishAsync(taskId, ct);
+                        break;
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                throw;
+            }
+            catch (Exception ex)
+            {
+                await FailAttemptAsync(taskId, task.Status, ex);
+                return;
+            }
+        }
+    }
+
+    private async Task WriteAsync(string taskId, CancellationToken ct)
+    {
+        ContentTask task;
+        await using (var db = await dbs.CreateDbContextAsync(ct))
+        {
+            task = await db.Tasks.AsNoTracking().SingleAsync(t => t.Id == taskId, ct);
+        }
+        stream.Progress(taskId, new ProgressData(0, 1, $"writing the draft with {writer.Writer.Name}", "writing"));
+        // The draft is written only once per task: a task that already has one (a crash after
+        // writing, before its post was reserved) does not pay for another.
+        var draft = task.Content is null
+            ? await writer.Writer.WriteAsync(new ArticleRequest(task.Topic, task.Tone, task.Audience, task.TargetWords), ct)
+            : null;
+
+        for (var attempt = 0; ; attempt++)
+        {
+            await using var db = await dbs.CreateDbContextAsync(ct);
+            var current = await db.Tasks.SingleAsync(t => t.Id == taskId, ct);
+            if (current.Status != WorkflowStatus.Writing)
+            {
+                return;
+            }
+            if (draft is not null)
+            {
+                current.Title = Clip(draft.Title, 200);
+                current.Excerpt = draft.Excerpt;
+                current.Content = draft.Content;
+                current.MetaDescription = draft.MetaDescription;
+                current.Keywords = string.Join(", ", draft.Keywords);
+                current.ImagePrompt = draft.ImagePrompt;
+                current.ImageAlt = draft.ImageAlt;
+                current.WriterName = writer.Writer.Name;
+                current.WriterModel = draft.Model;
+                current.InputTokens = draft.InputTokens;
+                current.OutputTokens = draft.OutputTokens;
+            }
+            await posts.AttachAsync(db, current, attempt, ct);
+            current.ImagesPending = current.NumVariations;
+            current.Attempts = 0;
+            current.Error = null;
+            db.Record(current, "draft_written", writer.Writer.Name, $"\"{current.Title}\" as /posts/{current.Slug}");
+            db.MoveTo(current, WorkflowStatus.GeneratingImages, TaskHistory.System);
+            try
+            {
+                await db.SaveAndAnnounceAsync(stream, ct);
+                return;
+            }
+            catch (DbUpdateException ex) when (ex is DbUpdateConcurrencyException || DbErrors.IsUniqueViolation(ex))
+            {
+                // Lost a race for the slug (or the row changed): decide again on fresh data.
+            }
+        }
+    }
+
+    private async Task GenerateAsync(ContentTask task, CancellationToken ct)
+    {
+        if (task.ImagesPending > 0)
+        {
+            await candidates.GenerateForTaskAsync(task.Id, task.ImagesPending, new GenerationOverrides(), fromPipeline: true, TaskHistory.System, ct);
+        }
+        while (true)
+        {
+            await using var db = await dbs.CreateDbContextAsync(ct);
+            var current = await db.Tasks.SingleAsync(t => t.Id == task.Id, ct);
+            if (current.Status != WorkflowStatus.GeneratingImages || current.ImagesPending > 0)
+            {
+                return; // more to do (the loop in RunAsync comes back) or no longer ours
+            }
+            current.Attempts = 0;
+            current.Error = null;
+            db.MoveTo(current, WorkflowStatus.AwaitingApproval, TaskHistory.System);
+            try
+            {
+                await db.SaveAndAnnounceAsync(stream, ct);
+                return;
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+            }
+        }
+    }
+
+    private async Task MoveAsync(string taskId, WorkflowStatus from, WorkflowStatus to, CancellationToken ct)
+    {
+        await using var db = await dbs.CreateDbContextAsync(ct);
+        var task = await db.Tasks.SingleAsync(t => t.Id == taskId, ct);
+        if (task.Status != from)
+        {
+            return;
+        }
+        db.MoveTo(task, to, TaskHistory.System);
+        try
+        {
+            await db.SaveAndAnnounceAsync(stream, ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Changed meanwhile (cancelled?): the loop reads it again.
+        }
+    }
+
+    /// <summary>Counts a failed attempt: retried later with backoff, or failed for good with a clear error.</summary>
+    private async Task FailAttemptAsync(string taskId, WorkflowStatus stage, Exception ex)
+    {
+        var opts = options.CurrentValue;
+        var permanent = ex is PublishingException { Retryable: false } or WriterException { Retryable: false };
+        logger.LogWarning(ex, "Task {TaskId} failed while {Stage}", taskId, stage.ToWire());
+        for (var i = 0; i < 10; i++)
+        {
+            await using var db = await dbs.CreateDbContextAsync();
+            var task = await db.Tasks.SingleAsync(t => t.Id == taskId);
+            if (task.Status != stage)
+            {
+                return;
+            }
+            task.Attempts++;
+            task.Error = $"{Describe(stage)} failed: {ex.Message}";
+            // A failed upload keeps its task in `publishing` (retrying) unless retrying cannot help.
+            if (permanent || (task.Attempts >= opts.MaxAttempts && stage != WorkflowStatus.Publishing))
+            {
+                task.FailedStatus = stage;
+                task.NextAttemptAt = null;
+                db.MoveTo(task, WorkflowStatus.Failed, TaskHistory.System, task.Error);
+            }
+            else
+            {
+                var delay = TimeSpan.FromTicks(Math.Min(opts.RetryMaxDelay.Ticks, opts.RetryBaseDelay.Ticks * (1L << Math.Min(20, task.Attempts - 1))));
+                task.NextAttemptAt = DateTime.UtcNow + delay;
+                db.Record(task, "attempt_failed", TaskHistory.System, $"{task.Error} (attempt {task.Attempts}; next try in {delay.TotalSeconds:0} s)");
+            }
+            try
+            {
+                await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
+                return;
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+            }
+        }
+    }
+
+    private static string Describe(WorkflowStatus stage) => stage switch
+    {
+        WorkflowStatus.Writing => "Writing the draft",
+        WorkflowStatus.GeneratingImages => "Generating images",
+        WorkflowStatus.Publishing => "Publishing",
+        _ => "Processing",
+    };
+
+    private static string Clip(string s, int max) => s.Length <= max ? s : s[..max];
+}
