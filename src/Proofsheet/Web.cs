@@ -17,12 +17,25 @@ public static class Web
         {
             o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             o.SerializerOptions.DictionaryKeyPolicy = JsonNamingPolicy.SnakeCaseLower;
+            // "3" is not 3: a wrong type is a client error, not something to guess at.
+            o.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
         });
         // Body-binding failures (malformed JSON, wrong types) reach the exception handler, which
         // answers with a problem that says what was wrong.
         builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(o => o.CustomizeProblemDetails = c =>
+            c.ProblemDetails.Detail ??= c.ProblemDetails.Status switch
+            {
+                StatusCodes.Status401Unauthorized => "This endpoint needs an API key: send 'Authorization: Bearer KEY' or 'X-Api-Key: KEY'.",
+                StatusCodes.Status404NotFound => "Nothing is at this address.",
+                StatusCodes.Status405MethodNotAllowed => "This address does not accept that method.",
+                StatusCodes.Status413PayloadTooLarge => $"The request body is larger than {MaxRequestBodyBytes / 1024} KiB.",
+                StatusCodes.Status415UnsupportedMediaType => "Send a JSON body with 'Content-Type: application/json'.",
+                StatusCodes.Status429TooManyRequests => "Too many requests; slow down and try again.",
+                >= 500 => "Something went wrong on the server; the error has been logged.",
+                _ => null,
+            });
         builder.Services.AddExceptionHandler<BadRequestHandler>();
         builder.Services.AddOpenApi();
         return builder;

@@ -127,7 +127,7 @@ public static class MediaEndpoints
     }
 
     private static async Task<IResult> ListAsync(
-        AppDbContext db, PreviewStore previews, string? taskId, string? status, string? source, string? q, int? limit, string? cursor, CancellationToken ct)
+        AppDbContext db, PreviewStore previews, [FromQuery(Name = "task_id")] string? taskId, string? status, string? source, string? q, int? limit, string? cursor, CancellationToken ct)
     {
         CandidateStatus parsed = default;
         var checks = new Checks()
@@ -178,7 +178,7 @@ public static class MediaEndpoints
 
     public sealed record GalleryImage(string? TaskId, ImageVariationResponse Image);
 
-    private static async Task<Results<Ok<GalleryImage>, NotFound<ProblemDetails>>> GetAsync(string id, AppDbContext db, PreviewStore previews, CancellationToken ct)
+    private static async Task<Results<Ok<GalleryImage>, ProblemHttpResult>> GetAsync(string id, AppDbContext db, PreviewStore previews, CancellationToken ct)
     {
         var image = Ids.IsValid(id) ? await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, ct) : null;
         return image is null ? Problems.NotFound("There is no such image.") : TypedResults.Ok(new GalleryImage(image.TaskId, image.ToResponse(previews)));

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Proofsheet.Data;
@@ -49,7 +48,7 @@ public static class PostEndpoints
         return TypedResults.Ok(new PageResponse<PostResponse>(items.Select(p => p.ToResponse()).ToList(), page.Count > take ? Cursor.Encode(items[^1].Id) : null));
     }
 
-    private static async Task<Results<Ok<PostResponse>, NotFound<ProblemDetails>>> GetAsync(string slug, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<PostResponse>, ProblemHttpResult>> GetAsync(string slug, AppDbContext db, CancellationToken ct)
     {
         var post = slug.Length <= Slug.MaxLength
             ? await db.Posts.AsNoTracking().SingleOrDefaultAsync(p => p.Slug == slug && p.Status == PostStatus.Published, ct)

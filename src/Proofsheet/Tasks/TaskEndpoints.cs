@@ -120,7 +120,7 @@ public static class TaskEndpoints
             page.Count > take ? Cursor.Encode(items[^1].Id) : null));
     }
 
-    private static async Task<Results<Ok<TaskResponse>, NotFound<ProblemDetails>>> GetAsync(
+    private static async Task<Results<Ok<TaskResponse>, ProblemHttpResult>> GetAsync(
         string id, AppDbContext db, PreviewStore previews, TaskEventStream stream, CancellationToken ct)
     {
         var response = Ids.IsValid(id) ? await LoadAsync(db, id, previews, stream, ct) : null;
@@ -149,7 +149,7 @@ public static class TaskEndpoints
         return outcome.Kind == OutcomeKind.Ok ? TypedResults.Ok(await LoadAsync(db, id, previews, stream, ct)) : Problems.From(outcome);
     }
 
-    private static async Task<Results<Ok<TaskEventResponse[]>, NotFound<ProblemDetails>>> HistoryAsync(string id, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<TaskEventResponse[]>, ProblemHttpResult>> HistoryAsync(string id, AppDbContext db, CancellationToken ct)
     {
         if (!Ids.IsValid(id) || !await db.Tasks.AnyAsync(t => t.Id == id, ct))
         {
