@@ -1,19 +1,56 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
+
 namespace Proofsheet.Images;
 
 public static class ImagesExtensions
 {
+    /// <summary>Health checks of the configured image backends carry this tag.</summary>
+    public const string BackendHealthTag = "backend";
+
     public static WebApplicationBuilder AddImages(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSection<ImageOptions>(ImageOptions.Section)
+        var services = builder.Services;
+        services.AddSection<ImageOptions>(ImageOptions.Section)
             .Validate(o => o.ProviderChain.Count > 0 && o.ProviderChain.All(KnownGenerators.Contains),
                 $"Images:Providers must name one or more of: {string.Join(", ", KnownGenerators)}.")
             .Validate(o => o.DefaultVariations <= o.MaxVariations, "Images:DefaultVariations must not exceed Images:MaxVariations.");
-        builder.Services.AddSingleton<PreviewStore>();
-        builder.Services.AddSingleton<IImageGenerator, TitleCardGenerator>();
-        builder.Services.AddSingleton<ImageGeneratorChain>();
+        services.AddSection<CircuitBreakerOptions>(CircuitBreakerOptions.Section)
+            .Validate(o => o.BreakDuration >= TimeSpan.Zero && o.BackendTimeout > TimeSpan.Zero,
+                "Images:CircuitBreaker:BreakDuration must not be negative and BackendTimeout must be positive.");
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<PreviewStore>();
+        services.AddSingleton<BackendCircuitBreaker>();
+        services.AddSingleton<ImageGeneratorChain>();
+
+        services.AddSingleton<IImageGenerator, TitleCardGenerator>();
+        AddAutomatic1111(services);
+
+        // Only the backends in the chain are checked: an unused backend's state says nothing about readiness.
+        var chain = new ImageOptions { Providers = builder.Configuration[$"{ImageOptions.Section}:Providers"] ?? new ImageOptions().Providers }.ProviderChain;
+        var health = services.AddHealthChecks();
+        if (chain.Contains("automatic1111"))
+        {
+            health.AddCheck<Automatic1111HealthCheck>("images:automatic1111", tags: [BackendHealthTag]);
+        }
         return builder;
     }
 
     /// <summary>The image backends that exist; a backend is listed here only once it works.</summary>
-    public static readonly string[] KnownGenerators = ["titlecard"];
+    public static readonly string[] KnownGenerators = ["titlecard", "automatic1111"];
+
+    private static bool InChain(ImageOptions images, string name) => images.ProviderChain.Contains(name);
+
+    private static void AddAutomatic1111(IServiceCollection services)
+    {
+        services.AddSection<Automatic1111Options>(Automatic1111Options.Section)
+            .Validate<IOptions<ImageOptions>>((o, images) => !InChain(images.Value, "automatic1111") || (o.Servers.Count > 0 && ServerList.AllValid(o.BaseUrls)),
+                "Images:Providers names automatic1111, so Images:Automatic1111:BaseUrls must list one or more http(s) server addresses, comma-separated (e.g. http://127.0.0.1:7860; the server must run with --api).")
+            .Validate(o => o.Timeout > TimeSpan.Zero && o.ProgressInterval > TimeSpan.Zero,
+                "Images:Automatic1111:Timeout and :ProgressInterval must be positive.");
+        // Timeouts are per call (CancellationTokenSource), so that they surface as a clear backend error.
+        services.AddHttpClient(Automatic1111Generator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<Automatic1111Generator>();
+        services.AddSingleton<IImageGenerator>(sp => sp.GetRequiredService<Automatic1111Generator>());
+    }
 }

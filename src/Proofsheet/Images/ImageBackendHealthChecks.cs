@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace Proofsheet.Images;
+
+/// <summary>
+/// AUTOMATIC1111: every server in the pool is asked for its checkpoints and loaded model. Healthy when all
+/// answer with a model, degraded when only some do. Reports servers by host and port only.
+/// </summary>
+public sealed class Automatic1111HealthCheck(IHttpClientFactory httpFactory, IOptionsMonitor<Automatic1111Options> options) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var o = options.CurrentValue;
+        var servers = o.Servers;
+        if (servers.Count == 0)
+        {
+            return HealthCheckResult.Unhealthy("Images:Automatic1111:BaseUrls is not set.");
+        }
+        var http = httpFactory.CreateClient(Automatic1111Generator.HttpClientName);
+        var reports = await Task.WhenAll(servers.Select(s => CheckServerAsync(http, s, o, cancellationToken)));
+        var data = new Dictionary<string, object>();
+        for (var i = 0; i < servers.Count; i++)
+        {
+            data[ServerList.Display(servers[i])] = reports[i].Status;
+        }
+        var ok = reports.Count(r => r.Ok);
+        var summary = $"{ok} of {servers.Count} AUTOMATIC1111 server(s) ready.";
+        return ok == servers.Count ? HealthCheckResult.Healthy(summary, data)
+            : ok > 0 ? HealthCheckResult.Degraded(summary, data: data)
+            : HealthCheckResult.Unhealthy(summary, data: data);
+    }
+
+    private static async Task<(bool Ok, string Status)> CheckServerAsync(HttpClient http, Uri server, Automatic1111Options o, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            using var models = new HttpRequestMessage(HttpMethod.Get, new Uri(server, "sdapi/v1/sd-models"));
+            Automatic1111Generator.Authorize(models, o);
+            using var modelsResponse = await http.SendAsync(models, timeout.Token);
+            if (!modelsResponse.IsSuccessStatusCode)
+            {
+                return (false, $"sd-models answered {(int)modelsResponse.StatusCode}");
+            }
+            using var list = JsonDocument.Parse(await modelsResponse.Content.ReadAsStringAsync(timeout.Token));
+            var count = list.RootElement.ValueKind == JsonValueKind.Array ? list.RootElement.GetArrayLength() : 0;
+            if (count == 0)
+            {
+                return (false, "no checkpoints installed");
+            }
+            using var opts = new HttpRequestMessage(HttpMethod.Get, new Uri(server, "sdapi/v1/options"));
+            Automatic1111Generator.Authorize(opts, o);
+            using var optsResponse = await http.SendAsync(opts, timeout.Token);
+            if (!optsResponse.IsSuccessStatusCode)
+            {
+                return (false, $"options answered {(int)optsResponse.StatusCode}");
+            }
+            using var settings = JsonDocument.Parse(await optsResponse.Content.ReadAsStringAsync(timeout.Token));
+            var loaded = BackendHttp.StringProperty(settings.RootElement, "sd_model_checkpoint");
+            return string.IsNullOrWhiteSpace(loaded) ? (false, "no model loaded") : (true, $"ready, model {loaded}");
+        }
+        catch (HttpRequestException ex)
+        {
+            return (false, BackendHttp.Describe(ex));
+        }
+        catch (JsonException)
+        {
+            return (false, "answered with a body that is not JSON");
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return (false, "did not answer within 5 s");
+        }
+    }
+}
