@@ -76,3 +76,53 @@ public sealed class Automatic1111HealthCheck(IHttpClientFactory httpFactory, IOp
         }
     }
 }
+
+/// <summary>OpenAI images: <c>GET /models</c> with the key proves the endpoint is reachable and the key accepted.</summary>
+public sealed class OpenAIImageHealthCheck(IHttpClientFactory httpFactory, IOptionsMonitor<OpenAIImageOptions> options) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var o = options.CurrentValue;
+        if (string.IsNullOrWhiteSpace(o.ApiKey))
+        {
+            return HealthCheckResult.Unhealthy("Images:OpenAI:ApiKey is not set.");
+        }
+        var baseUri = OpenAIImageGenerator.BaseUri(o);
+        var data = new Dictionary<string, object> { ["endpoint"] = ServerList.Display(baseUri), ["model"] = o.Model };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            using var message = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUri, "models"));
+            message.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", o.ApiKey);
+            using var response = await httpFactory.CreateClient(OpenAIImageGenerator.HttpClientName).SendAsync(message, timeout.Token);
+            if ((int)response.StatusCode == 401)
+            {
+                return HealthCheckResult.Unhealthy("The API key was rejected (401).", data: data);
+            }
+            if (!response.IsSuccessStatusCode)
+            {
+                return HealthCheckResult.Unhealthy($"GET /models answered {(int)response.StatusCode}.", data: data);
+            }
+            using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(timeout.Token));
+            var listed = doc.RootElement.TryGetProperty("data", out var models) && models.ValueKind == JsonValueKind.Array
+                && models.EnumerateArray().Any(m => BackendHttp.StringProperty(m, "id") == o.Model);
+            data["model_listed"] = listed;
+            return listed
+                ? HealthCheckResult.Healthy($"Reachable; model {o.Model} available.", data)
+                : HealthCheckResult.Degraded($"Reachable, but model {o.Model} is not in the model list.", data: data);
+        }
+        catch (HttpRequestException ex)
+        {
+            return HealthCheckResult.Unhealthy($"Unreachable: {BackendHttp.Describe(ex)}.", data: data);
+        }
+        catch (JsonException)
+        {
+            return HealthCheckResult.Unhealthy("GET /models answered with a body that is not JSON.", data: data);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return HealthCheckResult.Unhealthy("GET /models did not answer within 10 s.", data: data);
+        }
+    }
+}

@@ -25,6 +25,7 @@ public static class ImagesExtensions
 
         services.AddSingleton<IImageGenerator, TitleCardGenerator>();
         AddAutomatic1111(services);
+        AddOpenAI(services);
 
         // Only the backends in the chain are checked: an unused backend's state says nothing about readiness.
         var chain = new ImageOptions { Providers = builder.Configuration[$"{ImageOptions.Section}:Providers"] ?? new ImageOptions().Providers }.ProviderChain;
@@ -33,11 +34,15 @@ public static class ImagesExtensions
         {
             health.AddCheck<Automatic1111HealthCheck>("images:automatic1111", tags: [BackendHealthTag]);
         }
+        if (chain.Contains("openai"))
+        {
+            health.AddCheck<OpenAIImageHealthCheck>("images:openai", tags: [BackendHealthTag]);
+        }
         return builder;
     }
 
     /// <summary>The image backends that exist; a backend is listed here only once it works.</summary>
-    public static readonly string[] KnownGenerators = ["titlecard", "automatic1111"];
+    public static readonly string[] KnownGenerators = ["titlecard", "automatic1111", "openai"];
 
     private static bool InChain(ImageOptions images, string name) => images.ProviderChain.Contains(name);
 
@@ -52,5 +57,20 @@ public static class ImagesExtensions
         services.AddHttpClient(Automatic1111Generator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton<Automatic1111Generator>();
         services.AddSingleton<IImageGenerator>(sp => sp.GetRequiredService<Automatic1111Generator>());
+    }
+
+    private static bool IsHttpUrl(string? value) =>
+        Uri.TryCreate(value?.Trim(), UriKind.Absolute, out var u) && u.Scheme is "http" or "https";
+
+    private static void AddOpenAI(IServiceCollection services)
+    {
+        services.AddSection<OpenAIImageOptions>(OpenAIImageOptions.Section)
+            .Validate<IOptions<ImageOptions>>((o, images) => !InChain(images.Value, "openai")
+                    || (!string.IsNullOrWhiteSpace(o.ApiKey) && IsHttpUrl(o.BaseUrl) && !string.IsNullOrWhiteSpace(o.Model)),
+                "Images:Providers names openai, so Images:OpenAI:ApiKey must be set, Images:OpenAI:BaseUrl must be an http(s) URL and Images:OpenAI:Model must name a model.")
+            .Validate(o => o.Timeout > TimeSpan.Zero && o.MaxRetryDelay >= TimeSpan.Zero,
+                "Images:OpenAI:Timeout must be positive and :MaxRetryDelay not negative.");
+        services.AddHttpClient(OpenAIImageGenerator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<IImageGenerator, OpenAIImageGenerator>();
     }
 }
