@@ -126,3 +126,31 @@ public sealed class OpenAIImageHealthCheck(IHttpClientFactory httpFactory, IOpti
         }
     }
 }
+
+/// <summary>
+/// Pexels: no request is made, because every search counts against a limit of 200 an hour. The check
+/// reports whether a key is configured and what the last answer said about the rate limit.
+/// </summary>
+public sealed class PexelsHealthCheck(PexelsGenerator pexels, IOptionsMonitor<PexelsOptions> options) : IHealthCheck
+{
+    public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        if (string.IsNullOrWhiteSpace(options.CurrentValue.ApiKey))
+        {
+            return Task.FromResult(HealthCheckResult.Unhealthy("Images:Pexels:ApiKey is not set."));
+        }
+        var (remaining, reset, blockedUntil) = pexels.RateLimit;
+        var data = new Dictionary<string, object> { ["checked"] = "configuration only (a search would use up the rate limit)" };
+        if (remaining is { } r)
+        {
+            data["rate_limit_remaining"] = r;
+        }
+        if (reset is { } when)
+        {
+            data["rate_limit_reset"] = when.ToString("u", System.Globalization.CultureInfo.InvariantCulture);
+        }
+        return Task.FromResult(blockedUntil is { } until
+            ? HealthCheckResult.Degraded($"Rate limit reached; Pexels is paused until {until:u}.", data: data)
+            : HealthCheckResult.Healthy("Configured with an API key.", data));
+    }
+}

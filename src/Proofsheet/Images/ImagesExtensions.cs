@@ -26,6 +26,7 @@ public static class ImagesExtensions
         services.AddSingleton<IImageGenerator, TitleCardGenerator>();
         AddAutomatic1111(services);
         AddOpenAI(services);
+        AddPexels(services);
 
         // Only the backends in the chain are checked: an unused backend's state says nothing about readiness.
         var chain = new ImageOptions { Providers = builder.Configuration[$"{ImageOptions.Section}:Providers"] ?? new ImageOptions().Providers }.ProviderChain;
@@ -38,11 +39,15 @@ public static class ImagesExtensions
         {
             health.AddCheck<OpenAIImageHealthCheck>("images:openai", tags: [BackendHealthTag]);
         }
+        if (chain.Contains("pexels"))
+        {
+            health.AddCheck<PexelsHealthCheck>("images:pexels", tags: [BackendHealthTag]);
+        }
         return builder;
     }
 
     /// <summary>The image backends that exist; a backend is listed here only once it works.</summary>
-    public static readonly string[] KnownGenerators = ["titlecard", "automatic1111", "openai"];
+    public static readonly string[] KnownGenerators = ["titlecard", "automatic1111", "openai", "pexels"];
 
     private static bool InChain(ImageOptions images, string name) => images.ProviderChain.Contains(name);
 
@@ -72,5 +77,17 @@ public static class ImagesExtensions
                 "Images:OpenAI:Timeout must be positive and :MaxRetryDelay not negative.");
         services.AddHttpClient(OpenAIImageGenerator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton<IImageGenerator, OpenAIImageGenerator>();
+    }
+
+    private static void AddPexels(IServiceCollection services)
+    {
+        services.AddSection<PexelsOptions>(PexelsOptions.Section)
+            .Validate<IOptions<ImageOptions>>((o, images) => !InChain(images.Value, "pexels") || (!string.IsNullOrWhiteSpace(o.ApiKey) && IsHttpUrl(o.BaseUrl)),
+                "Images:Providers names pexels, so Images:Pexels:ApiKey must be set and Images:Pexels:BaseUrl must be an http(s) URL.")
+            .Validate(o => o.Timeout > TimeSpan.Zero && o.RateLimitBackoff >= TimeSpan.Zero,
+                "Images:Pexels:Timeout must be positive and :RateLimitBackoff not negative.");
+        services.AddHttpClient(PexelsGenerator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<PexelsGenerator>();
+        services.AddSingleton<IImageGenerator>(sp => sp.GetRequiredService<PexelsGenerator>());
     }
 }
