@@ -154,3 +154,59 @@ public sealed class PexelsHealthCheck(PexelsGenerator pexels, IOptionsMonitor<Pe
             : HealthCheckResult.Healthy("Configured with an API key.", data));
     }
 }
+
+/// <summary>ComfyUI: <c>GET /system_stats</c> on every server of the pool (reachable, and which device it runs on).</summary>
+public sealed class ComfyUIHealthCheck(IHttpClientFactory httpFactory, IOptionsMonitor<ComfyUIOptions> options) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var servers = options.CurrentValue.Servers;
+        if (servers.Count == 0)
+        {
+            return HealthCheckResult.Unhealthy("Images:ComfyUI:BaseUrls is not set.");
+        }
+        var http = httpFactory.CreateClient(ComfyUIGenerator.HttpClientName);
+        var reports = await Task.WhenAll(servers.Select(s => CheckServerAsync(http, s, cancellationToken)));
+        var data = new Dictionary<string, object>();
+        for (var i = 0; i < servers.Count; i++)
+        {
+            data[ServerList.Display(servers[i])] = reports[i].Status;
+        }
+        var ok = reports.Count(r => r.Ok);
+        var summary = $"{ok} of {servers.Count} ComfyUI server(s) reachable.";
+        return ok == servers.Count ? HealthCheckResult.Healthy(summary, data)
+            : ok > 0 ? HealthCheckResult.Degraded(summary, data: data)
+            : HealthCheckResult.Unhealthy(summary, data: data);
+    }
+
+    private static async Task<(bool Ok, string Status)> CheckServerAsync(HttpClient http, Uri server, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        try
+        {
+            using var response = await http.GetAsync(new Uri(server, "system_stats"), timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                return (false, $"system_stats answered {(int)response.StatusCode}");
+            }
+            using var doc = JsonDocument.Parse(await response.Content.ReadAsStringAsync(timeout.Token));
+            var version = doc.RootElement.TryGetProperty("system", out var system) ? BackendHttp.StringProperty(system, "comfyui_version") : null;
+            var device = doc.RootElement.TryGetProperty("devices", out var devices) && devices.ValueKind == JsonValueKind.Array && devices.GetArrayLength() > 0
+                ? BackendHttp.StringProperty(devices[0], "name") : null;
+            return (true, $"reachable{(version is null ? "" : $", ComfyUI {version}")}{(device is null ? "" : $", {device}")}");
+        }
+        catch (HttpRequestException ex)
+        {
+            return (false, BackendHttp.Describe(ex));
+        }
+        catch (JsonException)
+        {
+            return (false, "answered with a body that is not JSON");
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return (false, "did not answer within 5 s");
+        }
+    }
+}

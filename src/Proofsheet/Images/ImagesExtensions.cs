@@ -25,6 +25,7 @@ public static class ImagesExtensions
 
         services.AddSingleton<IImageGenerator, TitleCardGenerator>();
         AddAutomatic1111(services);
+        AddComfyUI(services);
         AddOpenAI(services);
         AddPexels(services);
 
@@ -34,6 +35,10 @@ public static class ImagesExtensions
         if (chain.Contains("automatic1111"))
         {
             health.AddCheck<Automatic1111HealthCheck>("images:automatic1111", tags: [BackendHealthTag]);
+        }
+        if (chain.Contains("comfyui"))
+        {
+            health.AddCheck<ComfyUIHealthCheck>("images:comfyui", tags: [BackendHealthTag]);
         }
         if (chain.Contains("openai"))
         {
@@ -47,7 +52,7 @@ public static class ImagesExtensions
     }
 
     /// <summary>The image backends that exist; a backend is listed here only once it works.</summary>
-    public static readonly string[] KnownGenerators = ["titlecard", "automatic1111", "openai", "pexels"];
+    public static readonly string[] KnownGenerators = ["titlecard", "automatic1111", "comfyui", "openai", "pexels"];
 
     private static bool InChain(ImageOptions images, string name) => images.ProviderChain.Contains(name);
 
@@ -89,5 +94,15 @@ public static class ImagesExtensions
         services.AddHttpClient(PexelsGenerator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
         services.AddSingleton<PexelsGenerator>();
         services.AddSingleton<IImageGenerator>(sp => sp.GetRequiredService<PexelsGenerator>());
+    }
+
+    private static void AddComfyUI(IServiceCollection services)
+    {
+        services.AddSection<ComfyUIOptions>(ComfyUIOptions.Section)
+            .Validate<IOptions<ImageOptions>>((o, images) => !InChain(images.Value, "comfyui") || (o.Servers.Count > 0 && ServerList.AllValid(o.BaseUrls)),
+                "Images:Providers names comfyui, so Images:ComfyUI:BaseUrls must list one or more http(s) server addresses, comma-separated (e.g. http://127.0.0.1:8188).")
+            .Validate(o => o.Timeout > TimeSpan.Zero, "Images:ComfyUI:Timeout must be positive.");
+        services.AddHttpClient(ComfyUIGenerator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddSingleton<IImageGenerator, ComfyUIGenerator>();
     }
 }
