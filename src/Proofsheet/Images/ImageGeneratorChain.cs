@@ -1,12 +1,20 @@
+using Microsoft.Extensions.Options;
+
 namespace Proofsheet.Images;
 
 public sealed record ChainResult(string Source, IReadOnlyList<GeneratedImage> Images);
 
 /// <summary>
-/// The ordered fallback chain of <c>Images:Providers</c>: a backend that fails hands the rest
-/// of the request to the next one. Each batch of results is labelled with the backend that made it.
+/// The ordered fallback chain of <c>Images:Providers</c>: a backend that fails, times out or is
+/// skipped by the circuit breaker hands the rest of the request to the next one. Each batch of
+/// results is labelled with the backend that made it.
 /// </summary>
-public sealed class ImageGeneratorChain(IEnumerable<IImageGenerator> generators, Microsoft.Extensions.Options.IOptionsMonitor<ImageOptions> options, ILogger<ImageGeneratorChain> logger)
+public sealed class ImageGeneratorChain(
+    IEnumerable<IImageGenerator> generators,
+    IOptionsMonitor<ImageOptions> options,
+    IOptionsMonitor<CircuitBreakerOptions> breakerOptions,
+    BackendCircuitBreaker breaker,
+    ILogger<ImageGeneratorChain> logger)
 {
     private readonly Dictionary<string, IImageGenerator> _byName = generators.ToDictionary(g => g.Name, StringComparer.OrdinalIgnoreCase);
 
@@ -39,23 +47,42 @@ public sealed class ImageGeneratorChain(IEnumerable<IImageGenerator> generators,
             {
                 continue;
             }
+            if (breaker.SkippedUntil(generator.Name) is { } until)
+            {
+                logger.LogInformation("Image backend {Backend} skipped: it failed repeatedly; next try after {Until}", generator.Name, until);
+                errors.Add($"{name}: skipped after repeated failures (tried again after {until:u}).");
+                continue;
+            }
             var done = request.Count - remaining;
             var scaled = progress is null ? null : new Progress(progress, done, request.Count);
+            var timeout = breakerOptions.CurrentValue.BackendTimeout;
+            using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            budget.CancelAfter(timeout);
             try
             {
-                var images = await generator.GenerateAsync(request with { Count = remaining, FirstVariation = next }, scaled, ct);
+                var images = await generator.GenerateAsync(request with { Count = remaining, FirstVariation = next }, scaled, budget.Token);
                 var take = images.Take(remaining).ToList();
-                if (take.Count > 0)
+                if (take.Count == 0)
                 {
-                    results.Add(new ChainResult(generator.Name, take));
-                    remaining -= take.Count;
-                    next += take.Count;
+                    throw new ImageGenerationException("The backend returned no images.");
                 }
+                breaker.RecordSuccess(generator.Name);
+                results.Add(new ChainResult(generator.Name, take));
+                remaining -= take.Count;
+                next += take.Count;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
             {
+                var message = ex is OperationCanceledException && budget.IsCancellationRequested
+                    ? $"timed out after {timeout.TotalSeconds:0.#} s."
+                    : ex.Message;
                 logger.LogWarning(ex, "Image backend {Backend} failed; trying the next one", name);
-                errors.Add($"{name}: {ex.Message}");
+                errors.Add($"{name}: {message}");
+                if (breaker.RecordFailure(generator.Name))
+                {
+                    logger.LogWarning("Image backend {Backend} failed {Count} times in a row; skipping it for {Duration}",
+                        generator.Name, breakerOptions.CurrentValue.FailureThreshold, breakerOptions.CurrentValue.BreakDuration);
+                }
             }
         }
         if (results.Count == 0)

@@ -1,0 +1,302 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.Extensions.Options;
+
+namespace Proofsheet.Images;
+
+/// <summary>
+/// ComfyUI: queues an SDXL text-to-image graph (API format) with <c>POST /prompt</c>, follows it on the
+/// <c>/ws</c> websocket (progress, completion, errors) and fetches the outputs listed in
+/// <c>/history/{id}</c> from <c>/view</c>. A request goes to one healthy server of the pool; a server
+/// that fails hands the request to the next.
+/// </summary>
+public sealed class ComfyUIGenerator(
+    IHttpClientFactory httpFactory,
+    IOptionsMonitor<ComfyUIOptions> options,
+    TimeProvider time,
+    ILogger<ComfyUIGenerator> logger) : IImageGenerator
+{
+    public const string HttpClientName = "comfyui";
+    private const string SaveNode = "9";
+    private static readonly string[] ViewKeys = ["filename", "subfolder", "type"];
+
+    private readonly ConcurrentDictionary<Uri, DateTimeOffset> _downUntil = new();
+    private int _next;
+
+    public string Name => "comfyui";
+
+    public async Task<IReadOnlyList<GeneratedImage>> GenerateAsync(ImageRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var o = options.CurrentValue;
+        var servers = o.Servers;
+        if (servers.Count == 0)
+        {
+            throw new ImageGenerationException("ComfyUI is not configured: set Images:ComfyUI:BaseUrls.");
+        }
+        var now = time.GetUtcNow();
+        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)servers.Count);
+        var rotated = servers.Skip(start).Concat(servers.Take(start)).ToList();
+        // Healthy servers first, spreading requests over them; servers that failed lately last.
+        var order = rotated.Where(s => _downUntil.GetValueOrDefault(s) <= now).Concat(rotated.Where(s => _downUntil.GetValueOrDefault(s) > now)).ToList();
+        var errors = new List<string>();
+        foreach (var server in order)
+        {
+            try
+            {
+                return await RunAsync(server, request, progress, o, cancellationToken);
+            }
+            catch (Exception ex) when (ex is ImageGenerationException or HttpRequestException or WebSocketException or JsonException
+                                           || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                var message = ex switch
+                {
+                    ImageGenerationException => ex.Message,
+                    HttpRequestException h => $"{ServerList.Display(server)}: {BackendHttp.Describe(h)}.",
+                    OperationCanceledException => $"{ServerList.Display(server)} did not finish within {o.Timeout.TotalSeconds:0.#} s.",
+                    _ => $"{ServerList.Display(server)}: {ex.Message}",
+                };
+                logger.LogWarning("ComfyUI server {Server} failed: {Reason}", ServerList.Display(server), message);
+                errors.Add(message);
+                _downUntil[server] = time.GetUtcNow() + o.ServerCooldown;
+            }
+        }
+        throw new ImageGenerationException("ComfyUI failed: " + string.Join(" ", errors));
+    }
+
+    private async Task<IReadOnlyList<GeneratedImage>> RunAsync(Uri server, ImageRequest request, IProgress<GenerationProgress>? progress, ComfyUIOptions o, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(o.Timeout);
+        var http = httpFactory.CreateClient(HttpClientName);
+        var clientId = Guid.NewGuid().ToString("N");
+
+        // The socket is opened before queueing, or the first events of a fast job are lost.
+        using var socket = new ClientWebSocket();
+        var socketOpen = true;
+        try
+        {
+            await socket.ConnectAsync(SocketUri(server, clientId), timeout.Token);
+        }
+        catch (WebSocketException ex)
+        {
+            logger.LogWarning(ex, "ComfyUI websocket at {Server} did not open; following the job through /history instead", ServerList.Display(server));
+            socketOpen = false;
+        }
+
+        var seed = request.Seed is { } s && s >= 0 ? s : Random.Shared.NextInt64(0, 1L << 53);
+        var graph = BuildGraph(request, seed, o);
+        using var response = await http.PostAsJsonAsync(new Uri(server, "prompt"), new JsonObject { ["prompt"] = graph, ["client_id"] = clientId }, timeout.Token);
+        var text = await response.Content.ReadAsStringAsync(timeout.Token);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new ImageGenerationException(DescribePromptError(server, (int)response.StatusCode, text));
+        }
+        using var queued = BackendHttp.TryParse(text);
+        var promptId = queued is null ? null : BackendHttp.StringProperty(queued.RootElement, "prompt_id");
+        if (promptId is null)
+        {
+            throw new ImageGenerationException($"{ServerList.Display(server)} answered /prompt without a prompt_id.");
+        }
+        logger.LogInformation("ComfyUI server {Server} queued prompt {PromptId} for {Count} image(s)", ServerList.Display(server), promptId, request.Count);
+
+        if (socketOpen)
+        {
+            await FollowAsync(socket, promptId, request.Count, progress, timeout.Token);
+        }
+        var entry = await WaitForHistoryAsync(http, server, promptId, timeout.Token);
+        var images = await FetchOutputsAsync(http, server, entry, request, seed, timeout.Token);
+        if (socket.State == WebSocketState.Open)
+        {
+            try
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+            }
+            catch (WebSocketException)
+            {
+            }
+        }
+        progress?.Report(new GenerationProgress(images.Count, request.Count, "done"));
+        return images;
+    }
+
+    private static Uri SocketUri(Uri server, string clientId)
+    {
+        var b = new UriBuilder(new Uri(server, "ws")) { Scheme = server.Scheme == "https" ? "wss" : "ws", Query = "clientId=" + clientId };
+        return b.Uri;
+    }
+
+    /// <summary>The minimal SDXL graph of ComfyUI's own API example, with the request's values.</summary>
+    internal static JsonObject BuildGraph(ImageRequest request, long seed, ComfyUIOptions o) => new()
+    {
+        ["4"] = Node("CheckpointLoaderSimple", new JsonObject { ["ckpt_name"] = o.Checkpoint }),
+        ["5"] = Node("EmptyLatentImage", new JsonObject
+        {
+            ["width"] = Math.Max(16, request.Width - request.Width % 8),
+            ["height"] = Math.Max(16, request.Height - request.Height % 8),
+            ["batch_size"] = request.Count,
+        }),
+        ["6"] = Node("CLIPTextEncode", new JsonObject { ["text"] = request.Prompt, ["clip"] = Link("4", 1) }),
+        ["7"] = Node("CLIPTextEncode", new JsonObject { ["text"] = request.NegativePrompt ?? "", ["clip"] = Link("4", 1) }),
+        ["3"] = Node("KSampler", new JsonObject
+        {
+            ["seed"] = seed,
+            ["steps"] = request.Steps,
+            ["cfg"] = o.Cfg,
+            ["sampler_name"] = o.SamplerName,
+            ["scheduler"] = o.Scheduler,
+            ["denoise"] = 1.0,
+            ["model"] = Link("4", 0),
+            ["positive"] = Link("6", 0),
+            ["negative"] = Link("7", 0),
+            ["latent_image"] = Link("5", 0),
+        }),
+        ["8"] = Node("VAEDecode", new JsonObject { ["samples"] = Link("3", 0), ["vae"] = Link("4", 2) }),
+        [SaveNode] = Node("SaveImage", new JsonObject { ["filename_prefix"] = "proofsheet/render", ["images"] = Link("8", 0) }),
+    };
+
+    private static JsonObject Node(string type, JsonObject inputs) => new() { ["class_type"] = type, ["inputs"] = inputs };
+
+    private static JsonArray Link(string node, int output) => [node, output];
+
+    /// <summary>Reads the websocket until our prompt ends. Returns normally when it succeeded or the socket dropped
+    /// (the history then tells); throws when the server reported an error or an interrupt.</summary>
+    private async Task FollowAsync(ClientWebSocket socket, string promptId, int count, IProgress<GenerationProgress>? progress, CancellationToken ct)
+    {
+        var buffer = new byte[16 * 1024];
+        using var message = new MemoryStream();
+        while (socket.State == WebSocketState.Open)
+        {
+            WebSocketReceiveResult result;
+            try
+            {
+                result = await socket.ReceiveAsync(buffer, ct);
+            }
+            catch (WebSocketException ex)
+            {
+                logger.LogWarning(ex, "ComfyUI websocket dropped while following prompt {PromptId}; reading /history instead", promptId);
+                return;
+            }
+            if (result.MessageType == WebSocketMessageType.Close)
+            {
+                return;
+            }
+            message.Write(buffer, 0, result.Count);
+            if (!result.EndOfMessage)
+            {
+                continue;
+            }
+            var bytes = message.ToArray();
+            message.SetLength(0);
+            // Binary frames are previews; only the JSON events matter here.
+            if (result.MessageType != WebSocketMessageType.Text)
+            {
+                continue;
+            }
+            using var doc = BackendHttp.TryParse(Encoding.UTF8.GetString(bytes));
+            if (doc is null || BackendHttp.StringProperty(doc.RootElement, "type") is not { } type
+                || !doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Object
+                || BackendHttp.StringProperty(data, "prompt_id") != promptId)
+            {
+                continue;
+            }
+            switch (type)
+            {
+                case "progress" when data.TryGetProperty("value", out var v) && data.TryGetProperty("max", out var m)
+                                     && v.TryGetInt32(out var value) && m.TryGetInt32(out var max) && max > 0:
+                    progress?.Report(new GenerationProgress(Math.Min(count - 1, (int)Math.Floor((double)value / max * count)), count,
+                        string.Create(CultureInfo.InvariantCulture, $"step {value}/{max}")));
+                    break;
+                case "executing" when data.TryGetProperty("node", out var node) && node.ValueKind == JsonValueKind.Null:
+                case "execution_success":
+                    return;
+                case "execution_error":
+                    throw new ImageGenerationException(DescribeExecutionError(data));
+                case "execution_interrupted":
+                    throw new ImageGenerationException($"ComfyUI interrupted the job at node {BackendHttp.StringProperty(data, "node_type") ?? "?"}.");
+            }
+        }
+    }
+
+    private async Task<JsonElement> WaitForHistoryAsync(HttpClient http, Uri server, string promptId, CancellationToken ct)
+    {
+        // The history is written as the job ends; right after the socket's "done" it may lag a moment.
+        for (var delay = TimeSpan.FromMilliseconds(100); ; delay = TimeSpan.FromMilliseconds(Math.Min(delay.TotalMilliseconds * 2, 2000)))
+        {
+            var text = await http.GetStringAsync(new Uri(server, "history/" + Uri.EscapeDataString(promptId)), ct);
+            using var doc = BackendHttp.TryParse(text)
+                ?? throw new ImageGenerationException($"{ServerList.Display(server)} answered /history with a body that is not JSON.");
+            if (doc.RootElement.ValueKind == JsonValueKind.Object && doc.RootElement.TryGetProperty(promptId, out var entry))
+            {
+                var status = entry.TryGetProperty("status", out var st) ? BackendHttp.StringProperty(st, "status_str") : null;
+                if (status == "error")
+                {
+                    var error = st.TryGetProperty("messages", out var messages) && messages.ValueKind == JsonValueKind.Array
+                        ? messages.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.Array && x.GetArrayLength() == 2 && x[0].GetString() == "execution_error")
+                            .Select(x => DescribeExecutionError(x[1])).FirstOrDefault()
+                        : null;
+                    throw new ImageGenerationException(error ?? "ComfyUI reported that the job failed.");
+                }
+                return entry.Clone();
+            }
+            await Task.Delay(delay, time, ct);
+        }
+    }
+
+    private static async Task<IReadOnlyList<GeneratedImage>> FetchOutputsAsync(HttpClient http, Uri server, JsonElement entry, ImageRequest request, long seed, CancellationToken ct)
+    {
+        if (!entry.TryGetProperty("outputs", out var outputs) || !outputs.TryGetProperty(SaveNode, out var save)
+            || !save.TryGetProperty("images", out var files) || files.ValueKind != JsonValueKind.Array)
+        {
+            throw new ImageGenerationException($"{ServerList.Display(server)} finished the job but listed no saved images.");
+        }
+        var images = new List<GeneratedImage>();
+        foreach (var file in files.EnumerateArray().Take(request.Count))
+        {
+            var query = string.Join("&", ViewKeys.Select(k => k + "=" + Uri.EscapeDataString(BackendHttp.StringProperty(file, k) ?? "")));
+            using var response = await http.GetAsync(new Uri(server, "view?" + query), ct);
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new ImageGenerationException($"{ServerList.Display(server)} answered /view with {(int)response.StatusCode} for {BackendHttp.StringProperty(file, "filename")}.");
+            }
+            var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+            var sniffed = ImageSniffer.Sniff(bytes)
+                ?? throw new ImageGenerationException($"{ServerList.Display(server)} served a file from /view that is not an image.");
+            // One seed drives the whole batch's noise; it is what reproduces these images in ComfyUI.
+            images.Add(new GeneratedImage(bytes, sniffed.ContentType, sniffed.Width > 0 ? sniffed.Width : request.Width, sniffed.Height > 0 ? sniffed.Height : request.Height) { Seed = seed });
+        }
+        if (images.Count == 0)
+        {
+            throw new ImageGenerationException($"{ServerList.Display(server)} finished the job but listed no saved images.");
+        }
+        return images;
+    }
+
+    private static string DescribeExecutionError(JsonElement data) =>
+        BackendHttp.Shorten($"ComfyUI failed in {BackendHttp.StringProperty(data, "node_type") ?? "a node"}: "
+                            + $"{BackendHttp.StringProperty(data, "exception_type") ?? "error"}: {BackendHttp.StringProperty(data, "exception_message") ?? "no message"}", 500);
+
+    private static string DescribePromptError(Uri server, int status, string body)
+    {
+        var where = $"{ServerList.Display(server)} rejected the job ({status})";
+        using var doc = BackendHttp.TryParse(body);
+        if (doc?.RootElement is { ValueKind: JsonValueKind.Object } root && root.TryGetProperty("error", out var error))
+        {
+            var message = error.ValueKind == JsonValueKind.String ? error.GetString() : BackendHttp.StringProperty(error, "message");
+            var details = error.ValueKind == JsonValueKind.Object ? BackendHttp.StringProperty(error, "details") : null;
+            var nodes = root.TryGetProperty("node_errors", out var ne) && ne.ValueKind == JsonValueKind.Object
+                ? ne.EnumerateObject().SelectMany(n => n.Value.TryGetProperty("errors", out var errs) && errs.ValueKind == JsonValueKind.Array
+                    ? errs.EnumerateArray().Select(e => $"{BackendHttp.StringProperty(n.Value, "class_type") ?? n.Name}: {BackendHttp.StringProperty(e, "details") ?? BackendHttp.StringProperty(e, "message")}")
+                    : []).ToList()
+                : [];
+            var text = nodes.Count > 0 ? $"{message} ({string.Join("; ", nodes)})"
+                : string.IsNullOrWhiteSpace(details) || details == message ? message : $"{message}: {details}";
+            return $"{where}: {BackendHttp.Shorten(text, 500)}.";
+        }
+        return $"{where}: {(string.IsNullOrWhiteSpace(body) ? "no details" : BackendHttp.Shorten(body, 300))}.";
+    }
+}

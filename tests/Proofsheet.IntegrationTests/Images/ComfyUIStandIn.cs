@@ -1,0 +1,279 @@
+using System.Collections.Concurrent;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Proofsheet.IntegrationTests.Infrastructure;
+
+namespace Proofsheet.IntegrationTests.Images;
+
+public enum ComfyMode
+{
+    Ok,
+    /// <summary>A node raises during execution (e.g. out of memory): execution_error, history status "error".</summary>
+    ExecutionError,
+    /// <summary>The job runs but the socket is closed before any event: the client must read /history.</summary>
+    DropSocket,
+    /// <summary>The job never finishes.</summary>
+    Hang,
+}
+
+/// <summary>
+/// Speaks ComfyUI's server API: <c>POST /prompt</c> with its validation errors, the <c>/ws?clientId=</c>
+/// event stream (status, execution_start, executing, progress, executed, execution_success or
+/// execution_error, executing with node null), <c>/history/{id}</c> ({} until done) and <c>/view</c>.
+/// </summary>
+internal sealed class ComfyUIStandIn : IAsyncDisposable
+{
+    private static readonly string[] Checkpoints = ["sd_xl_base_1.0.safetensors"];
+    private static readonly HashSet<string> KnownNodes = ["CheckpointLoaderSimple", "CLIPTextEncode", "EmptyLatentImage", "KSampler", "VAEDecode", "SaveImage"];
+
+    private StandInServer? _server;
+    private readonly ConcurrentDictionary<string, (WebSocket Socket, SemaphoreSlim Gate)> _sockets = new();
+    private readonly ConcurrentDictionary<string, JsonObject> _history = new();
+    private readonly ConcurrentDictionary<string, byte[]> _files = new();
+    private int _counter;
+
+    public string BaseUrl => _server!.BaseUrl;
+    public ComfyMode Mode { get; set; }
+    public ConcurrentQueue<JsonObject> Prompts { get; } = new();
+    public ConcurrentQueue<string> Views { get; } = new();
+    public int SocketsOpened;
+
+    public static async Task<ComfyUIStandIn> StartAsync()
+    {
+        var standIn = new ComfyUIStandIn();
+        standIn._server = await StandInServer.StartAsync(standIn.Map);
+        return standIn;
+    }
+
+    private void Map(WebApplication app)
+    {
+        app.Map("/ws", SocketAsync);
+        app.MapPost("/prompt", PromptAsync);
+        app.MapGet("/history/{id}", (string id) => _history.TryGetValue(id, out var entry)
+            ? Results.Text(new JsonObject { [id] = entry.DeepClone() }.ToJsonString(), "application/json")
+            : Results.Json(new { }));
+        app.MapGet("/view", (string? filename, string? subfolder, string? type) =>
+        {
+            if (string.IsNullOrEmpty(filename) || filename.Contains("..", StringComparison.Ordinal) || filename.StartsWith('/') || type is not ("output" or "input" or "temp"))
+            {
+                return Results.StatusCode(400);
+            }
+            Views.Enqueue($"{subfolder}/{filename}");
+            return _files.TryGetValue($"{type}/{subfolder}/{filename}", out var bytes) ? Results.Bytes(bytes, "image/png") : Results.NotFound();
+        });
+        app.MapGet("/system_stats", () => Results.Json(new
+        {
+            system = new { os = "posix", ram_total = 64L << 30, ram_free = 32L << 30, comfyui_version = "0.3.64", python_version = "3.12", pytorch_version = "2.8.0", embedded_python = false, argv = new[] { "main.py" } },
+            devices = new[] { new { name = "cuda:0 NVIDIA GeForce RTX 4090 : cudaMallocAsync", type = "cuda", index = 0, vram_total = 24L << 30, vram_free = 20L << 30, torch_vram_total = 0, torch_vram_free = 0 } },
+        }));
+    }
+
+    private async Task SocketAsync(HttpContext ctx)
+    {
+        if (!ctx.WebSockets.IsWebSocketRequest)
+        {
+            ctx.Response.StatusCode = 400;
+            return;
+        }
+        var clientId = ctx.Request.Query["clientId"].ToString();
+        if (clientId.Length == 0)
+        {
+            clientId = Guid.NewGuid().ToString("N");
+        }
+        using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
+        Interlocked.Increment(ref SocketsOpened);
+        var gate = new SemaphoreSlim(1, 1);
+        _sockets[clientId] = (socket, gate);
+        await SendAsync(clientId, "status", new JsonObject { ["status"] = new JsonObject { ["exec_info"] = new JsonObject { ["queue_remaining"] = 0 } }, ["sid"] = clientId });
+        var buffer = new byte[4096];
+        try
+        {
+            while (socket.State == WebSocketState.Open)
+            {
+                var result = await socket.ReceiveAsync(buffer, ctx.RequestAborted);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, CancellationToken.None);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _sockets.TryRemove(clientId, out _);
+        }
+    }
+
+    private async Task SendAsync(string clientId, string type, JsonObject data)
+    {
+        if (!_sockets.TryGetValue(clientId, out var s))
+        {
+            return;
+        }
+        await s.Gate.WaitAsync();
+        try
+        {
+            if (s.Socket.State == WebSocketState.Open)
+            {
+                await s.Socket.SendAsync(Encoding.UTF8.GetBytes(new JsonObject { ["type"] = type, ["data"] = data }.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);
+            }
+        }
+        catch (WebSocketException)
+        {
+        }
+        finally
+        {
+            s.Gate.Release();
+        }
+    }
+
+    private static IResult Invalid(string type, string message, string details, JsonObject? nodeErrors = null) =>
+        Results.Text(new JsonObject
+        {
+            ["error"] = new JsonObject { ["type"] = type, ["message"] = message, ["details"] = details, ["extra_info"] = new JsonObject() },
+            ["node_errors"] = nodeErrors ?? new JsonObject(),
+        }.ToJsonString(), "application/json", statusCode: 400);
+
+    private async Task<IResult> PromptAsync(HttpRequest request)
+    {
+        JsonObject body;
+        try
+        {
+            body = (await JsonNode.ParseAsync(request.Body))!.AsObject();
+        }
+        catch (JsonException)
+        {
+            return Results.StatusCode(500);
+        }
+        if (body["prompt"] is not JsonObject graph)
+        {
+            return Invalid("no_prompt", "No prompt provided", "No prompt provided");
+        }
+        foreach (var (id, node) in graph)
+        {
+            if (node?["class_type"]?.GetValue<string>() is not { } type)
+            {
+                return Invalid("invalid_prompt", "Cannot execute because a node is missing the class_type property.", $"Node ID '#{id}'");
+            }
+            if (!KnownNodes.Contains(type))
+            {
+                return Invalid("invalid_prompt", $"Cannot execute because node {type} does not exist.", $"Node ID '#{id}'");
+            }
+        }
+        var save = graph.FirstOrDefault(n => n.Value!["class_type"]!.GetValue<string>() == "SaveImage");
+        if (save.Key is null)
+        {
+            return Invalid("prompt_no_outputs", "Prompt has no outputs", "");
+        }
+        foreach (var (id, node) in graph.Where(n => n.Value!["class_type"]!.GetValue<string>() == "CheckpointLoaderSimple"))
+        {
+            var ckpt = node!["inputs"]?["ckpt_name"]?.GetValue<string>();
+            if (!Checkpoints.Contains(ckpt))
+            {
+                var details = $"ckpt_name: '{ckpt}' not in ['{string.Join("', '", Checkpoints)}']";
+                return Invalid("prompt_outputs_failed_validation", "Prompt outputs failed validation", $"Value not in list: {details}", new JsonObject
+                {
+                    [id] = new JsonObject
+                    {
+                        ["errors"] = new JsonArray(new JsonObject
+                        {
+                            ["type"] = "value_not_in_list", ["message"] = "Value not in list", ["details"] = details,
+                            ["extra_info"] = new JsonObject { ["input_name"] = "ckpt_name", ["input_config"] = null, ["received_value"] = ckpt },
+                        }),
+                        ["dependent_outputs"] = new JsonArray(save.Key),
+                        ["class_type"] = "CheckpointLoaderSimple",
+                    },
+                });
+            }
+        }
+        Prompts.Enqueue(body);
+        var promptId = Guid.NewGuid().ToString();
+        var clientId = body["client_id"]?.GetValue<string>() ?? "";
+        _ = Task.Run(() => RunJobAsync(promptId, clientId, graph, save.Key));
+        return Results.Json(new { prompt_id = promptId, number = Prompts.Count, node_errors = new { } });
+    }
+
+    private async Task RunJobAsync(string promptId, string clientId, JsonObject graph, string saveNode)
+    {
+        if (Mode == ComfyMode.DropSocket && _sockets.TryGetValue(clientId, out var s))
+        {
+            await s.Gate.WaitAsync();
+            try
+            {
+                s.Socket.Abort();
+            }
+            finally
+            {
+                s.Gate.Release();
+            }
+        }
+        var ts = () => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+        await SendAsync(clientId, "execution_start", new JsonObject { ["prompt_id"] = promptId, ["timestamp"] = ts() });
+        await SendAsync(clientId, "execution_cached", new JsonObject { ["nodes"] = new JsonArray(), ["prompt_id"] = promptId, ["timestamp"] = ts() });
+        if (Mode == ComfyMode.Hang)
+        {
+            return;
+        }
+        var sampler = graph.First(n => n.Value!["class_type"]!.GetValue<string>() == "KSampler");
+        var steps = sampler.Value!["inputs"]!["steps"]!.GetValue<int>();
+        foreach (var node in new[] { "4", "5", "6", "7", sampler.Key })
+        {
+            await SendAsync(clientId, "executing", new JsonObject { ["node"] = node, ["display_node"] = node, ["prompt_id"] = promptId });
+        }
+        for (var step = 1; step <= steps; step++)
+        {
+            await SendAsync(clientId, "progress", new JsonObject { ["value"] = step, ["max"] = steps, ["prompt_id"] = promptId, ["node"] = sampler.Key });
+            await Task.Delay(5);
+        }
+        if (Mode == ComfyMode.ExecutionError)
+        {
+            var error = new JsonObject
+            {
+                ["prompt_id"] = promptId, ["node_id"] = "8", ["node_type"] = "VAEDecode", ["executed"] = new JsonArray("4", "5", "6", "7", "3"),
+                ["exception_message"] = "Allocation on device 0 would exceed allowed memory. (out of memory)",
+                ["exception_type"] = "torch.OutOfMemoryError", ["traceback"] = new JsonArray(), ["current_inputs"] = new JsonObject(),
+                ["current_outputs"] = new JsonArray(), ["timestamp"] = ts(),
+            };
+            _history[promptId] = new JsonObject
+            {
+                ["prompt"] = new JsonArray(1, promptId, graph.DeepClone(), new JsonObject(), new JsonArray(saveNode)),
+                ["outputs"] = new JsonObject(),
+                ["status"] = new JsonObject { ["status_str"] = "error", ["completed"] = false, ["messages"] = new JsonArray(new JsonArray("execution_error", error.DeepClone())) },
+                ["meta"] = new JsonObject(),
+            };
+            await SendAsync(clientId, "execution_error", error);
+            return;
+        }
+        var latent = graph.First(n => n.Value!["class_type"]!.GetValue<string>() == "EmptyLatentImage").Value!["inputs"]!;
+        var batch = latent["batch_size"]!.GetValue<int>();
+        var prefix = graph[saveNode]!["inputs"]!["filename_prefix"]!.GetValue<string>();
+        var subfolder = prefix.Contains('/', StringComparison.Ordinal) ? prefix[..prefix.LastIndexOf('/')] : "";
+        var name = prefix[(prefix.LastIndexOf('/') + 1)..];
+        var images = new JsonArray();
+        for (var i = 0; i < batch; i++)
+        {
+            var file = $"{name}_{Interlocked.Increment(ref _counter):00000}_.png";
+            _files[$"output/{subfolder}/{file}"] = TestPng.ForIndex(i, Math.Min(latent["width"]!.GetValue<int>(), 16));
+            images.Add(new JsonObject { ["filename"] = file, ["subfolder"] = subfolder, ["type"] = "output" });
+        }
+        var output = new JsonObject { ["images"] = images };
+        _history[promptId] = new JsonObject
+        {
+            ["prompt"] = new JsonArray(1, promptId, graph.DeepClone(), new JsonObject(), new JsonArray(saveNode)),
+            ["outputs"] = new JsonObject { [saveNode] = output.DeepClone() },
+            ["status"] = new JsonObject { ["status_str"] = "success", ["completed"] = true, ["messages"] = new JsonArray() },
+            ["meta"] = new JsonObject(),
+        };
+        await SendAsync(clientId, "executed", new JsonObject { ["node"] = saveNode, ["display_node"] = saveNode, ["output"] = output, ["prompt_id"] = promptId });
+        await SendAsync(clientId, "execution_success", new JsonObject { ["prompt_id"] = promptId, ["timestamp"] = ts() });
+        await SendAsync(clientId, "executing", new JsonObject { ["node"] = null, ["prompt_id"] = promptId });
+    }
+
+    public ValueTask DisposeAsync() => _server?.DisposeAsync() ?? ValueTask.CompletedTask;
+}
