@@ -25,7 +25,8 @@ public static class WritingExtensions
 
         services.AddSection<AnthropicWriterOptions>(AnthropicWriterOptions.Section);
         services.AddSingleton<IValidateOptions<AnthropicWriterOptions>, AnthropicWriterOptionsValidator>();
-        services.AddModelHttpClient<AnthropicWriterOptions, AnthropicWriter>(AnthropicWriter.HttpClientName);
+        services.AddModelHttpClient<AnthropicWriterOptions, AnthropicWriter>(AnthropicWriter.HttpClientName)
+            .AddHttpMessageHandler(sp => new AnthropicHeadersHandler(sp.GetRequiredService<IOptions<AnthropicWriterOptions>>().Value));
         services.AddSingleton<IArticleWriter, AnthropicWriter>();
 
         services.AddSingleton(sp =>
@@ -36,9 +37,9 @@ public static class WritingExtensions
         return services;
     }
 
-    private static void AddModelHttpClient<TOptions, TWriter>(this IServiceCollection services, string name) where TOptions : ModelEndpointOptions
+    private static IHttpClientBuilder AddModelHttpClient<TOptions, TWriter>(this IServiceCollection services, string name) where TOptions : ModelEndpointOptions
     {
-        services.AddHttpClient(name)
+        return services.AddHttpClient(name)
             // Each attempt is timed by the resilience handler; HttpClient's own limit would cut across the retries.
             .ConfigureHttpClient(c => c.Timeout = Timeout.InfiniteTimeSpan)
             .AddHttpMessageHandler(sp => new ModelHttpResilienceHandler(

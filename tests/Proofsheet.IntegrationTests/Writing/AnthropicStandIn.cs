@@ -133,7 +133,7 @@ public sealed class AnthropicStandIn : IAsyncDisposable
                 ["type"] = "tool_use",
                 ["id"] = "toolu_" + Guid.NewGuid().ToString("N")[..24],
                 ["name"] = toolName,
-                ["input"] = input ?? StandInArticle.Json(),
+                ["input"] = input?.DeepClone() ?? StandInArticle.Json(), // a node has one parent; replies may share an input
             };
             return MessageAsync(context, block, stopReason, model, inputTokens, outputTokens);
         };
