@@ -225,6 +225,20 @@ public sealed class AnthropicWriterTests
     }
 
     [Fact]
+    public async Task A_refusal_fails_at_once_and_is_not_retryable()
+    {
+        await using var standIn = await AnthropicStandIn.StartAsync();
+        standIn.Then(AnthropicStandIn.TextAnswer("I can't write that.", stopReason: "refusal"));
+        await using var sp = Host(standIn);
+
+        var ex = await Assert.ThrowsAsync<WriterException>(() => Writer(sp).WriteAsync(WriterHost.Request(), CancellationToken.None));
+
+        Assert.Equal(1, standIn.RequestCount);
+        Assert.False(ex.Retryable);
+        Assert.Contains("declined", ex.Message);
+    }
+
+    [Fact]
     public async Task A_service_slower_than_the_timeout_fails_with_a_timeout()
     {
         await using var standIn = await AnthropicStandIn.StartAsync();

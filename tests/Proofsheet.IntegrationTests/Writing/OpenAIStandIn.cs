@@ -124,7 +124,11 @@ public sealed partial class OpenAIStandIn : IAsyncDisposable
         return null;
     }
 
-    public static Reply Article(string? content = null, string finishReason = "stop", string? model = null, int promptTokens = 321, int completionTokens = 654) =>
+    /// <summary>A structured-output refusal: <c>content</c> null and the reason in <c>refusal</c> (§5.2).</summary>
+    public static Reply Refusal(string reason) => Article(content: null, refusal: reason);
+
+    public static Reply Article(string? content = null, string finishReason = "stop", string? model = null, int promptTokens = 321, int completionTokens = 654,
+        string? refusal = null) =>
         async (context, request) =>
         {
             var standInModel = model ?? "gpt-4o-mini-2024-07-18";
@@ -140,8 +144,8 @@ public sealed partial class OpenAIStandIn : IAsyncDisposable
                     ["message"] = new JsonObject
                     {
                         ["role"] = "assistant",
-                        ["content"] = content ?? StandInArticle.Text(),
-                        ["refusal"] = null,
+                        ["content"] = refusal is null ? content ?? StandInArticle.Text() : null,
+                        ["refusal"] = refusal,
                         ["annotations"] = new JsonArray(),
                     },
                     ["logprobs"] = null,

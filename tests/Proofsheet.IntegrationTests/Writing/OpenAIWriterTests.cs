@@ -232,6 +232,21 @@ public sealed class OpenAIWriterTests
     }
 
     [Fact]
+    public async Task A_refusal_fails_at_once_and_is_not_retryable()
+    {
+        await using var standIn = await OpenAIStandIn.StartAsync();
+        standIn.Then(OpenAIStandIn.Refusal("I'm sorry, I can't help with that request."));
+        await using var sp = Host(standIn);
+
+        var ex = await Assert.ThrowsAsync<WriterException>(() => Writer(sp).WriteAsync(WriterHost.Request(), CancellationToken.None));
+
+        Assert.Equal(1, standIn.RequestCount);
+        Assert.False(ex.Retryable);
+        Assert.Contains("declined", ex.Message);
+        Assert.Contains("I can't help with that request", ex.Message);
+    }
+
+    [Fact]
     public async Task A_service_slower_than_the_timeout_fails_with_a_timeout()
     {
         await using var standIn = await OpenAIStandIn.StartAsync();
