@@ -101,7 +101,7 @@ public sealed class WebhookDispatcher(
                     .SetProperty(d => d.Attempts, attempts)
                     .SetProperty(d => d.DeliveredAt, finished)
                     .SetProperty(d => d.NextAttemptAt, (DateTime?)null), CancellationToken.None);
-                logger.LogInformation("Webhook {DeliveryId} ({Event}) delivered to {Url} on attempt {Attempt}", delivery.Id, delivery.Event, delivery.Url, attempts);
+                logger.LogInformation("Webhook {DeliveryId} ({Event}) delivered to {Receiver} on attempt {Attempt}", delivery.Id, delivery.Event, Receiver(delivery.Url), attempts);
                 return;
             }
 
@@ -112,14 +112,18 @@ public sealed class WebhookDispatcher(
                 .SetProperty(d => d.NextAttemptAt, next), CancellationToken.None);
             if (next is null)
             {
-                logger.LogError("Webhook {DeliveryId} ({Event}) to {Url} is dead after {Attempts} attempts: {Error}", delivery.Id, delivery.Event, delivery.Url, attempts, error);
+                logger.LogError("Webhook {DeliveryId} ({Event}) to {Receiver} is dead after {Attempts} attempts: {Error}", delivery.Id, delivery.Event, Receiver(delivery.Url), attempts, error);
             }
             else
             {
-                logger.LogWarning("Webhook {DeliveryId} ({Event}) to {Url} failed (attempt {Attempt}): {Error}; next attempt at {NextAttemptAt}", delivery.Id, delivery.Event, delivery.Url, attempts, error, next);
+                logger.LogWarning("Webhook {DeliveryId} ({Event}) to {Receiver} failed (attempt {Attempt}): {Error}; next attempt at {NextAttemptAt}", delivery.Id, delivery.Event, Receiver(delivery.Url), attempts, error, next);
             }
         }
     }
+
+    /// <summary>Only the receiver's origin: webhook URLs often carry a token in their path or query (Slack, Discord, Zapier).</summary>
+    internal static string Receiver(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) ? uri.GetLeftPart(UriPartial.Authority) + "/…" : "(invalid URL)";
 
     /// <summary>Base × 2^(attempt−1), capped, with ±20% jitter so receivers that come back are not hit all at once.</summary>
     internal static TimeSpan Backoff(int attempt, WebhookOptions o)

@@ -245,4 +245,8 @@ public sealed class WebhookDispatcherTests : IAsyncLifetime
         Assert.InRange(WebhookDispatcher.Backoff(3, options), TimeSpan.FromSeconds(32), TimeSpan.FromSeconds(48));
         Assert.InRange(WebhookDispatcher.Backoff(60, options), TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5));
     }
+
+    [Fact]
+    public void Logs_name_only_the_receivers_origin_because_webhook_urls_often_hold_tokens() =>
+        Assert.Equal("https://hooks.slack.com/…", WebhookDispatcher.Receiver("https://hooks.slack.com/services/T000/B000/XXXXSECRET?token=abc"));
 }
