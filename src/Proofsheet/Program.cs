@@ -6,6 +6,7 @@ using Proofsheet.Images;
 using Proofsheet.Posts;
 using Proofsheet.Publishing;
 using Proofsheet.Tasks;
+using Proofsheet.Webhooks;
 using Proofsheet.Writing;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -16,6 +17,7 @@ builder.AddHealth();
 builder.AddWriting();
 builder.AddImages();
 builder.AddPublishing();
+builder.AddWebhooks();
 builder.AddTasks();
 
 var app = builder.Build();

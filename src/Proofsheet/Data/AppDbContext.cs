@@ -5,6 +5,7 @@ using Proofsheet.Auth;
 using Proofsheet.Images;
 using Proofsheet.Posts;
 using Proofsheet.Tasks;
+using Proofsheet.Webhooks;
 
 namespace Proofsheet.Data;
 
@@ -19,6 +20,7 @@ public class AppDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<Post> Posts => Set<Post>();
     public DbSet<ImageCandidate> Images => Set<ImageCandidate>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(AppDbContext).Assembly, t => t.Namespace == typeof(AppDbContext).Namespace);

@@ -6,7 +6,7 @@ namespace Proofsheet.Images;
 public static class ImagesExtensions
 {
     /// <summary>Health checks of the configured image backends carry this tag.</summary>
-    public const string BackendHealthTag = "backend";
+    public const string BackendHealthTag = Health.HealthExtensions.BackendTag;
 
     public static WebApplicationBuilder AddImages(this WebApplicationBuilder builder)
     {

@@ -4,6 +4,7 @@ using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Posts;
 using Proofsheet.Tasks;
+using Proofsheet.Webhooks;
 
 namespace Proofsheet.Publishing;
 
@@ -18,6 +19,9 @@ public sealed class Publisher(
     ActiveStore store,
     PreviewStore previews,
     TaskEventStream stream,
+    WebhookOutbox webhooks,
+    WebhookSignal webhookSignal,
+    PublicUrls urls,
     IOptionsMonitor<StorageOptions> storage,
     ILogger<Publisher> logger)
 {
@@ -100,6 +104,8 @@ public sealed class Publisher(
             task.Error = null;
             task.NextAttemptAt = null;
             db.MoveTo(task, WorkflowStatus.Published, TaskHistory.System, asset.Url);
+            // Delivered after, and only if, this transaction commits.
+            webhooks.Add(db, new WebhookPost(post.Id, post.Slug, post.Title, urls.Absolute($"/posts/{post.Slug}"), post.FeaturedImageUrl));
             try
             {
                 await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
@@ -110,6 +116,7 @@ public sealed class Publisher(
                 logger.LogDebug("Task {TaskId} changed while publishing; reading it again", taskId);
             }
         }
+        webhookSignal.Notify();
         logger.LogInformation("Task {TaskId} published", taskId);
         await CleanUpPreviewAsync(candidateId);
     }

@@ -1,0 +1,152 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+
+namespace Proofsheet.Publishing;
+
+/// <summary>Cloudinary's signed Upload API (<c>POST /v1_1/{cloud}/image/upload</c>, multipart).</summary>
+public sealed class CloudinaryStore(HttpClient http, IOptions<CloudinaryOptions> options, TimeProvider time, ILogger<CloudinaryStore> logger) : IPublishingStore
+{
+    public string Name => "cloudinary";
+
+    public async Task<PublishedAsset> UploadAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var secret = o.ApiSecret ?? "";
+        var publicId = PublicIdFor(request.Key, o.Folder);
+        var parameters = new List<KeyValuePair<string, string?>>
+        {
+            new("public_id", publicId),
+            // A deterministic public id plus overwrite makes a retried upload replace, not duplicate.
+            new("overwrite", "true"),
+            new("invalidate", "true"),
+            new("timestamp", time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
+        };
+        var signature = CloudinarySignature.Sign(parameters, secret, CloudinarySignature.ParseAlgorithm(o.SignatureAlgorithm));
+
+        var url = $"{o.BaseUrl.TrimEnd('/')}/v1_1/{Uri.EscapeDataString(o.CloudName ?? "")}/image/upload";
+        await using var file = OpenFile(request.LocalPath);
+        using var form = new MultipartFormDataContent();
+        foreach (var (name, value) in parameters)
+        {
+            form.Add(new StringContent(value!, Encoding.UTF8), name);
+        }
+        form.Add(new StringContent(o.ApiKey ?? "", Encoding.UTF8), "api_key");
+        form.Add(new StringContent(signature, Encoding.UTF8), "signature");
+        // Streamed from disk: a render can be tens of megabytes.
+        var fileContent = new StreamContent(file, 81920);
+        fileContent.Headers.ContentType = MediaTypeHeaderValue.Parse(request.ContentType);
+        form.Add(fileContent, "file", Path.GetFileName(request.LocalPath));
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(o.Timeout);
+        HttpResponseMessage response;
+        try
+        {
+            response = await http.PostAsync(url, form, timeout.Token);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new PublishingException($"Cloudinary did not answer within {o.Timeout.TotalSeconds:0} s.", retryable: true, ex);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new PublishingException($"Could not reach Cloudinary at {o.BaseUrl}: {Scrub(ex.Message, o)}", retryable: true, ex);
+        }
+
+        using (response)
+        {
+            string body;
+            try
+            {
+                body = await response.Content.ReadAsStringAsync(timeout.Token);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or IOException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+            {
+                throw new PublishingException("The connection to Cloudinary broke while reading its answer.", retryable: true, ex);
+            }
+
+            if (!response.IsSuccessStatusCode)
+            {
+                var status = (int)response.StatusCode;
+                var retryable = status is 420 or 429 or 408 || status >= 500;
+                var message = Scrub(ErrorMessage(body) ?? response.ReasonPhrase ?? "no details", o);
+                logger.LogWarning("Cloudinary rejected the upload of {PublicId}: HTTP {Status} {Message}", publicId, status, message);
+                throw new PublishingException($"Cloudinary upload failed (HTTP {status}): {message}", retryable);
+            }
+
+            var (secureUrl, returnedId) = ParseResult(body);
+            if (secureUrl is null)
+            {
+                throw new PublishingException("Cloudinary accepted the upload but its answer had no secure_url.", retryable: false);
+            }
+            logger.LogInformation("Uploaded {PublicId} to Cloudinary: {Url}", returnedId ?? publicId, secureUrl);
+            return new PublishedAsset(secureUrl, returnedId ?? publicId);
+        }
+    }
+
+    /// <summary>Only characters Cloudinary accepts in a public id; the mapping is deterministic so retries hit the same asset.</summary>
+    internal static string PublicIdFor(string key, string? folder)
+    {
+        var safe = new StringBuilder(key.Length);
+        foreach (var c in key.Trim().Trim('/'))
+        {
+            safe.Append(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '/' or '.' ? c : '_');
+        }
+        var prefix = folder?.Trim().Trim('/');
+        return string.IsNullOrEmpty(prefix) ? safe.ToString() : prefix + "/" + safe;
+    }
+
+    private static FileStream OpenFile(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PublishingException($"Could not read the image to upload: {ex.Message}", retryable: false, ex);
+        }
+    }
+
+    private static string? ErrorMessage(string body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object
+                   && error.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.String
+                ? message.GetString()
+                : null;
+        }
+        catch (JsonException)
+        {
+            // A proxy's HTML error page, not Cloudinary's JSON: show its start.
+            return body.Length > 200 ? body[..200] : body.Trim() is { Length: > 0 } text ? text : null;
+        }
+    }
+
+    private static (string? SecureUrl, string? PublicId) ParseResult(string body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            var root = doc.RootElement;
+            return (Str(root, "secure_url"), Str(root, "public_id"));
+        }
+        catch (JsonException ex)
+        {
+            throw new PublishingException("Cloudinary's answer was not JSON.", retryable: true, ex);
+        }
+
+        static string? Str(JsonElement e, string name) =>
+            e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+    }
+
+    /// <summary>Defence in depth: the secret is never sent, but nothing that reaches a message may contain it.</summary>
+    private static string Scrub(string text, CloudinaryOptions o) =>
+        string.IsNullOrEmpty(o.ApiSecret) ? text : text.Replace(o.ApiSecret, "***", StringComparison.Ordinal);
+}

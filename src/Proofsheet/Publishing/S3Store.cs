@@ -1,0 +1,115 @@
+using System.Net;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Microsoft.Extensions.Options;
+
+namespace Proofsheet.Publishing;
+
+/// <summary>Any S3-compatible object store: AWS S3, MinIO, Cloudflare R2, Backblaze B2, …</summary>
+public sealed class S3Store(IOptions<S3Options> options, ILogger<S3Store> logger) : IPublishingStore, IDisposable
+{
+    public const string CacheControl = "public, max-age=31536000, immutable";
+
+    // Built on first use: the store is constructed even when another provider is selected.
+    private readonly Lazy<AmazonS3Client> _client = new(() => CreateClient(options.Value));
+
+    public string Name => "s3";
+
+    public async Task<PublishedAsset> UploadAsync(PublishRequest request, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var key = ObjectKey(request.Key, request.ContentType, o.KeyPrefix);
+        await using var file = OpenFile(request.LocalPath);
+        try
+        {
+            var put = new PutObjectRequest
+            {
+                BucketName = o.Bucket,
+                Key = key,
+                InputStream = file,
+                AutoCloseStream = false,
+                ContentType = request.ContentType,
+                // Many S3-compatible stores (s3rver, older MinIO, some gateways) reject aws-chunked bodies.
+                UseChunkEncoding = false,
+            };
+            put.Headers.CacheControl = CacheControl;
+            put.Headers.ContentLength = file.Length;
+            await _client.Value.PutObjectAsync(put, cancellationToken);
+        }
+        catch (AmazonS3Exception ex)
+        {
+            var status = (int)ex.StatusCode;
+            var retryable = status >= 500 || status is 408 or 429 || ex.ErrorCode is "SlowDown" or "RequestTimeout" or "InternalError";
+            logger.LogWarning("S3 rejected the upload of {Key} to bucket {Bucket}: HTTP {Status} {Code}", key, o.Bucket, status, ex.ErrorCode);
+            throw new PublishingException($"S3 upload to bucket '{o.Bucket}' failed (HTTP {status} {ex.ErrorCode}): {ex.Message}", retryable, ex);
+        }
+        catch (AmazonServiceException ex)
+        {
+            // No HTTP answer (refused connection, DNS, timeout) arrives here without a status code.
+            throw new PublishingException($"Could not reach the S3 store at {o.ServiceUrl ?? "AWS"}: {ex.Message}", retryable: true, ex);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            throw new PublishingException($"Could not reach the S3 store at {o.ServiceUrl ?? "AWS"}: {ex.Message}", retryable: true, ex);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new PublishingException($"The S3 store did not answer within {o.Timeout.TotalSeconds:0} s.", retryable: true, ex);
+        }
+
+        var url = o.PublicBaseUrl!.TrimEnd('/') + "/" + string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
+        logger.LogInformation("Uploaded {Key} to bucket {Bucket}: {Url}", key, o.Bucket, url);
+        return new PublishedAsset(url, key);
+    }
+
+    private static FileStream OpenFile(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new PublishingException($"Could not read the image to upload: {ex.Message}", retryable: false, ex);
+        }
+    }
+
+    internal static string ObjectKey(string key, string contentType, string? prefix)
+    {
+        var p = prefix?.Trim().Trim('/');
+        var name = key.Trim().TrimStart('/') + "." + Images.PreviewStore.ExtensionFor(contentType);
+        return string.IsNullOrEmpty(p) ? name : p + "/" + name;
+    }
+
+    private static AmazonS3Client CreateClient(S3Options o)
+    {
+        var config = new AmazonS3Config
+        {
+            ForcePathStyle = o.ForcePathStyle,
+            AuthenticationRegion = o.Region,
+            Timeout = o.Timeout,
+            MaxErrorRetry = 2,
+            // The SDK's default CRC trailers are not understood by most S3-compatible stores.
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+        };
+        if (string.IsNullOrWhiteSpace(o.ServiceUrl))
+        {
+            config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(o.Region);
+        }
+        else
+        {
+            config.ServiceURL = o.ServiceUrl;
+        }
+        return new AmazonS3Client(new BasicAWSCredentials(o.AccessKey, o.SecretKey), config);
+    }
+
+    public void Dispose()
+    {
+        if (_client.IsValueCreated)
+        {
+            _client.Value.Dispose();
+        }
+    }
+}
