@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every Proofsheet test. On a fresh machine it first installs what the tests need and is
+# missing: the npm tools under tests/tools (s3rver, a real S3-compatible server) and PostgreSQL's
+# server binaries (the integration tests start their own throwaway cluster).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=0
+apt_install() {
+  [ $apt_updated = 1 ] || { as_root apt-get update -qq; apt_updated=1; }
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
+}
+
+if [ ! -d tests/tools/node_modules/s3rver ]; then
+  echo "== installing test tools (npm ci --prefix tests/tools)"
+  npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error
+fi
+
+if [ -z "${PROOFSHEET_TEST_POSTGRES:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  echo "== installing PostgreSQL"
+  apt_install postgresql
+fi
+
+mkdir -p test-artifacts
+log=test-artifacts/test-output.log
+echo "== dotnet test"
+set +e
+dotnet test Proofsheet.slnx --logger "console;verbosity=minimal" "$@" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+# One plain closing line over all test assemblies.
+awk '/(Passed|Failed)! +- +Failed: +[0-9]+, Passed: +[0-9]+/ {
+       gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
+     } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
+exit "$status"
