@@ -66,6 +66,10 @@ public sealed class Publisher(
                     // A published post never points at a local file.
                     throw new PublishingException("The publishing store returned a URL that is not http(s).", retryable: false);
                 }
+                // Record the confirmed upload at once: a crash before the publish commits then
+                // resumes from here instead of uploading again.
+                await db.Images.Where(i => i.Id == candidate.Id)
+                    .ExecuteUpdateAsync(u => u.SetProperty(i => i.CdnUrl, asset.Url), CancellationToken.None);
             }
         }
 

@@ -1,0 +1,203 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Proofsheet.IntegrationTests.Images;
+using Proofsheet.IntegrationTests.Infrastructure;
+using Proofsheet.IntegrationTests.Publishing;
+using Proofsheet.IntegrationTests.Writing;
+
+namespace Proofsheet.IntegrationTests.Workflow;
+
+/// <summary>The whole app with real backends configured against their stand-ins (issues 3 and 4).</summary>
+public abstract class BackendWorkflowTests(TestDatabase database)
+{
+    [Fact]
+    public async Task A_task_reaches_review_with_title_cards_when_automatic1111_is_down()
+    {
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "automatic1111,titlecard",
+            ["Images:Automatic1111:BaseUrls"] = DeadServer.Url(),
+        });
+        var id = (await app.CreateTaskAsync("Write about Resilient Pipelines")).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+        var variations = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
+        Assert.Equal(3, variations.Count);
+        Assert.All(variations, v => Assert.Equal("titlecard", v.GetProperty("source").GetString()));
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Four_variations_on_automatic1111_are_one_batched_call_and_become_png_candidates()
+    {
+        await using var a1111 = await Automatic1111StandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "automatic1111,titlecard",
+            ["Images:Automatic1111:BaseUrls"] = a1111.BaseUrl,
+            ["Images:Width"] = "512",
+            ["Images:Height"] = "512",
+        });
+        var id = (await app.CreateTaskAsync("Write about Batched Images", 4)).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        Assert.Equal(1, a1111.Txt2ImgCalls);
+        var request = Assert.Single(a1111.Txt2ImgRequests);
+        Assert.Equal(4, request["batch_size"]!.GetValue<int>());
+        Assert.Equal(task.GetProperty("image_prompt").GetString(), request["prompt"]!.GetValue<string>());
+        Assert.Contains("watermark", request["negative_prompt"]!.GetValue<string>(), StringComparison.Ordinal);
+        var variations = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
+        Assert.Equal(4, variations.Count);
+        Assert.All(variations, v =>
+        {
+            Assert.Equal("automatic1111", v.GetProperty("source").GetString());
+            Assert.Equal("image/png", v.GetProperty("content_type").GetString());
+            Assert.EndsWith(".png", v.GetProperty("filename").GetString(), StringComparison.Ordinal);
+        });
+        Assert.Equal(4, variations.Select(v => v.GetProperty("seed").GetInt64()).Distinct().Count());
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task The_openai_writer_drafts_the_task_and_the_model_and_usage_are_recorded()
+    {
+        await using var openai = await OpenAIStandIn.StartAsync();
+        openai.Then(OpenAIStandIn.Article(promptTokens: 111, completionTokens: 222));
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "openai",
+            ["Content:OpenAI:BaseUrl"] = openai.BaseUrl,
+            ["Content:OpenAI:ApiKey"] = openai.AcceptedKey,
+            ["Content:OpenAI:Model"] = "gpt-4o-mini",
+        });
+        var id = (await app.CreateTaskAsync("Write about Language Models", 1)).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var expected = StandInArticle.Json();
+        Assert.Equal(expected["title"]!.GetValue<string>(), task.GetProperty("title").GetString());
+        Assert.Equal(expected["content"]!.GetValue<string>(), task.GetProperty("content").GetString());
+        var metadata = task.GetProperty("metadata");
+        Assert.Equal("openai", metadata.GetProperty("writer").GetString());
+        Assert.Equal("gpt-4o-mini-2024-07-18", metadata.GetProperty("writer_model").GetString());
+        Assert.Equal(111, metadata.GetProperty("input_tokens").GetInt32());
+        Assert.Equal(222, metadata.GetProperty("output_tokens").GetInt32());
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task A_cloudinary_upload_failing_twice_then_succeeding_publishes_once()
+    {
+        await using var cloudinary = await CloudinaryStandIn.StartAsync();
+        cloudinary.FailuresToReturn.Enqueue(500);
+        cloudinary.FailuresToReturn.Enqueue(503);
+        await using var app = await TestApp.StartAsync(database, Cloudinary(cloudinary));
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Flaky Uploads", 2)).GetProperty("id").GetString()!;
+        await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var approve = await client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 });
+        Assert.True(approve.IsSuccessStatusCode);
+        var task = await app.WaitForStatusAsync(id, "published");
+
+        var asset = Assert.Single(cloudinary.Assets.Values);
+        Assert.Equal(3, cloudinary.Requests);
+        var post = await client.GetFromJsonAsync<JsonElement>($"/api/posts/{task.GetProperty("slug").GetString()}");
+        var url = post.GetProperty("featured_image_url").GetString()!;
+        Assert.StartsWith("https://", url, StringComparison.Ordinal);
+        Assert.Contains(asset.PublicId, url, StringComparison.Ordinal);
+        var history = await client.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
+        Assert.Equal(2, history.EnumerateArray().Count(e => e.GetProperty("kind").GetString() == "attempt_failed"));
+        Assert.Single(history.EnumerateArray(), e => e.GetProperty("to_status").GetString() == "published");
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Concurrent_approvals_upload_to_cloudinary_once()
+    {
+        await using var cloudinary = await CloudinaryStandIn.StartAsync();
+        cloudinary.Delay = TimeSpan.FromMilliseconds(300);
+        await using var app = await TestApp.StartAsync(database, Cloudinary(cloudinary));
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Many Reviewers", 2)).GetProperty("id").GetString()!;
+        await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 2 })));
+        Assert.All(answers, a => Assert.True(a.IsSuccessStatusCode, a.StatusCode.ToString()));
+        await app.WaitForStatusAsync(id, "published");
+        Assert.Equal(1, cloudinary.Requests);
+        Assert.Single(cloudinary.Assets);
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Each_publish_sends_one_signed_webhook_even_when_the_receiver_first_fails()
+    {
+        const string secret = "whsec-test-5e1f";
+        var received = new ConcurrentQueue<(string Delivery, string Signature, byte[] Body, int Answer)>();
+        var failFirst = 1;
+        await using var receiver = await StandInServer.StartAsync(web => web.MapPost("/hook", async (HttpContext context) =>
+        {
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer);
+            var answer = Interlocked.Decrement(ref failFirst) >= 0 ? 500 : 200;
+            received.Enqueue((context.Request.Headers["X-Proofsheet-Delivery"].ToString(), context.Request.Headers["X-Proofsheet-Signature"].ToString(), buffer.ToArray(), answer));
+            context.Response.StatusCode = answer;
+        }));
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Webhooks:Urls"] = receiver.BaseUrl + "/hook",
+            ["Webhooks:Secret"] = secret,
+            ["Webhooks:RetryBaseDelay"] = "00:00:00.100",
+            ["Webhooks:RetryMaxDelay"] = "00:00:00.500",
+            ["Webhooks:PollInterval"] = "00:00:00.200",
+        });
+        using var client = app.Api();
+        var slugs = new List<string>();
+        foreach (var topic in new[] { "Write about First Hooks", "Write about Second Hooks" })
+        {
+            var id = (await app.CreateTaskAsync(topic, 1)).GetProperty("id").GetString()!;
+            await app.WaitForStatusAsync(id, "awaiting_approval");
+            await client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 });
+            slugs.Add((await app.WaitForStatusAsync(id, "published")).GetProperty("slug").GetString()!);
+        }
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (received.Count(r => r.Answer == 200) < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+        await Task.Delay(500); // anything sent twice would show up now
+        var delivered = received.Where(r => r.Answer == 200).ToList();
+        Assert.Equal(2, delivered.Count);
+        Assert.Equal(2, delivered.Select(r => r.Delivery).Distinct().Count());
+        Assert.Equal(3, received.Count); // one failure, retried once
+        foreach (var r in received)
+        {
+            var expected = "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), r.Body));
+            Assert.Equal(expected, r.Signature);
+            var body = JsonDocument.Parse(r.Body).RootElement;
+            Assert.Equal("post.published", body.GetProperty("event").GetString());
+            Assert.StartsWith("http", body.GetProperty("post").GetProperty("featured_image_url").GetString(), StringComparison.Ordinal);
+        }
+        Assert.Equal(slugs.Order(), delivered.Select(r => JsonDocument.Parse(r.Body).RootElement.GetProperty("post").GetProperty("slug").GetString()!).Order());
+        app.DeleteFolder();
+    }
+
+    private static Dictionary<string, string?> Cloudinary(CloudinaryStandIn standIn) => new()
+    {
+        ["Publishing:Provider"] = "cloudinary",
+        ["Publishing:Cloudinary:CloudName"] = CloudinaryStandIn.CloudName,
+        ["Publishing:Cloudinary:ApiKey"] = CloudinaryStandIn.ApiKey,
+        ["Publishing:Cloudinary:ApiSecret"] = CloudinaryStandIn.ApiSecret,
+        ["Publishing:Cloudinary:BaseUrl"] = standIn.BaseUrl,
+    };
+}
+
+public sealed class SqliteBackendWorkflowTests() : BackendWorkflowTests(new SqliteDatabase());
+
+public sealed class PostgresBackendWorkflowTests() : BackendWorkflowTests(new PostgresDatabase());

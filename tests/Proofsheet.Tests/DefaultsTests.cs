@@ -1,0 +1,121 @@
+using System.Text;
+using System.Xml.Linq;
+using Microsoft.Extensions.Configuration;
+using Proofsheet.Data;
+using Proofsheet.Images;
+using Proofsheet.Writing;
+
+namespace Proofsheet.Tests;
+
+public sealed class OutlineWriterTests
+{
+    [Theory]
+    [InlineData("Write about Making Muffins", "Making Muffins")]
+    [InlineData("write a blog post about the history of tea", "The History of Tea")]
+    [InlineData("Please write an article on iPhone photography.", "iPhone Photography")]
+    [InlineData("Sourdough", "Sourdough")]
+    public async Task The_title_comes_from_the_topic(string topic, string title)
+    {
+        var draft = await new OutlineWriter().WriteAsync(new ArticleRequest(topic, null, null, 800), CancellationToken.None);
+        Assert.Equal(title, draft.Title);
+    }
+
+    [Fact]
+    public async Task The_draft_is_deterministic_marked_as_a_draft_and_complete()
+    {
+        var request = new ArticleRequest("Write about Making Muffins", "playful", "new bakers", 1500);
+        var a = await new OutlineWriter().WriteAsync(request, CancellationToken.None);
+        var b = await new OutlineWriter().WriteAsync(request, CancellationToken.None);
+        Assert.Equal(a, b with { Keywords = a.Keywords });
+        Assert.Equal(a.Keywords, b.Keywords);
+        Assert.StartsWith(OutlineWriter.DraftMarker, a.Content, StringComparison.Ordinal);
+        Assert.Contains("new bakers", a.Content, StringComparison.Ordinal);
+        Assert.Contains("playful", a.Content, StringComparison.Ordinal);
+        Assert.Equal(6, a.Content.Split("\n## ").Length - 3); // 1500 words: six sections besides introduction and conclusion
+        Assert.False(string.IsNullOrWhiteSpace(a.ImagePrompt));
+        Assert.Contains("Making Muffins", a.ImageAlt, StringComparison.Ordinal);
+        Assert.Contains("muffins", a.Keywords);
+    }
+}
+
+public sealed class TitleCardTests
+{
+    [Fact]
+    public async Task Each_variation_has_its_own_design_and_the_recorded_size()
+    {
+        var request = new ImageRequest { Prompt = "p", Title = "Making Muffins", Count = 4, Width = 800, Height = 600 };
+        var images = await new TitleCardGenerator().GenerateAsync(request, null, CancellationToken.None);
+        Assert.Equal(4, images.Count);
+        Assert.Equal(4, images.Select(i => Encoding.UTF8.GetString(i.Data)).Distinct().Count());
+        Assert.All(images, i =>
+        {
+            Assert.Equal((800, 600), (i.Width, i.Height));
+            var svg = XDocument.Parse(Encoding.UTF8.GetString(i.Data)).Root!;
+            Assert.Equal("800", svg.Attribute("width")!.Value);
+            Assert.Equal("image/svg+xml", i.ContentType);
+        });
+    }
+
+    [Theory]
+    [InlineData("<script>alert(1)</script>")]
+    [InlineData("Tom & Jerry's \"Best\" <b>Muffins</b>")]
+    [InlineData("]]><!-- --><?xml ?>")]
+    [InlineData("bad \u0001 control \ud800 lone surrogate \uffff")]
+    public async Task Titles_are_escaped_into_well_formed_svg(string title)
+    {
+        var images = await new TitleCardGenerator().GenerateAsync(new ImageRequest { Prompt = "p", Title = title }, null, CancellationToken.None);
+        var text = Encoding.UTF8.GetString(images[0].Data);
+        var svg = XDocument.Parse(text);
+        Assert.DoesNotContain("<script", text, StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain(svg.Descendants(), e => e.Name.LocalName is "script" or "b" or "foreignObject");
+    }
+}
+
+public sealed class PreviewStoreTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("proofsheet-unit-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    private sealed class FixedTime : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => new(2024, 1, 12, 15, 30, 45, TimeSpan.Zero);
+    }
+
+    private PreviewStore Store() => new(new AppPaths(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+    {
+        ["DataDirectory"] = Path.Combine(_folder, "data"),
+        ["Storage:PreviewDirectory"] = Path.Combine(_folder, "previews"),
+    }).Build()), new FixedTime());
+
+    [Fact]
+    public async Task A_saved_preview_has_a_traceable_name_its_hash_and_no_temporary_file_left()
+    {
+        var store = Store();
+        var bytes = Encoding.UTF8.GetBytes("<svg/>");
+        var saved = await store.SaveAsync("titlecard", "0123abcd", 3, new GeneratedImage(bytes, "image/svg+xml", 10, 10), CancellationToken.None);
+        Assert.Equal("titlecard_20240112_153045_0123abcd_var3.svg", saved.FileName);
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(saved.FullPath));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), saved.Sha256);
+        Assert.Single(Directory.GetFiles(store.Directory));
+        Assert.Single(store.EnumerateOwnFiles());
+    }
+
+    [Fact]
+    public async Task An_existing_preview_is_never_overwritten()
+    {
+        var store = Store();
+        var image = new GeneratedImage([1, 2, 3], "image/png", 1, 1);
+        var first = await store.SaveAsync("sdxl", "task1", 1, image, CancellationToken.None);
+        await Assert.ThrowsAnyAsync<IOException>(() => store.SaveAsync("sdxl", "task1", 1, image with { Data = [9] }, CancellationToken.None));
+        Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(first.FullPath));
+        Assert.DoesNotContain(Directory.GetFiles(store.Directory), f => f.EndsWith(PreviewStore.TempSuffix, StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("../escape.png")]
+    [InlineData("/etc/passwd")]
+    [InlineData("sub/../../x")]
+    public void A_file_name_cannot_leave_the_folder(string name) =>
+        Assert.Throws<InvalidOperationException>(() => Store().PathOf(name));
+}
