@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Proofsheet.Data;
@@ -27,25 +28,45 @@ public static class PostEndpoints
 
     private static async Task<IResult> ListAsync(AppDbContext db, int? limit, string? cursor, CancellationToken ct)
     {
+        (DateTime At, string Id) after = default;
         var checks = new Checks()
             .Range("limit", limit, 1, 100)
-            .Rule(cursor is null || Cursor.TryDecode(cursor, out _), "cursor", "cursor is not one this API gave out.");
+            .Rule(cursor is null || TryDecode(cursor, out after), "cursor", "cursor is not one this API gave out.");
         if (!checks.Ok)
         {
             return checks.Problem();
         }
-        var query = db.Posts.AsNoTracking().Where(p => p.Status == PostStatus.Published);
-        if (cursor is not null && Cursor.TryDecode(cursor, out var after))
+        var query = db.Posts.AsNoTracking().Where(p => p.Status == PostStatus.Published && p.PublishedAt != null);
+        if (cursor is not null)
         {
-            #pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
-            query = query.Where(p => string.Compare(p.Id, after) < 0);
+#pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
+            query = query.Where(p => p.PublishedAt < after.At || (p.PublishedAt == after.At && string.Compare(p.Id, after.Id) < 0));
 #pragma warning restore CA1309
         }
         var take = limit ?? 20;
-        // Ids are time-ordered, so newest-first by id is newest-first by creation.
-        var page = await query.OrderByDescending(p => p.Id).Take(take + 1).ToListAsync(ct);
+        var page = await query.OrderByDescending(p => p.PublishedAt).ThenByDescending(p => p.Id).Take(take + 1).ToListAsync(ct);
         var items = page.Take(take).ToList();
-        return TypedResults.Ok(new PageResponse<PostResponse>(items.Select(p => p.ToResponse()).ToList(), page.Count > take ? Cursor.Encode(items[^1].Id) : null));
+        return TypedResults.Ok(new PageResponse<PostResponse>(
+            items.Select(p => p.ToResponse()).ToList(),
+            page.Count > take ? Encode(items[^1]) : null));
+    }
+
+    /// <summary>Newest first by publication: the cursor is the last post's publication time and id.</summary>
+    private static string Encode(Post last) =>
+        Cursor.Encode(last.Id) + "." + last.PublishedAt!.Value.Ticks.ToString(CultureInfo.InvariantCulture);
+
+    private static bool TryDecode(string cursor, out (DateTime At, string Id) after)
+    {
+        after = default;
+        var dot = cursor.LastIndexOf('.');
+        if (dot < 0 || !Cursor.TryDecode(cursor[..dot], out var id)
+            || !long.TryParse(cursor[(dot + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out var ticks)
+            || ticks > DateTime.MaxValue.Ticks)
+        {
+            return false;
+        }
+        after = (new DateTime(ticks, DateTimeKind.Utc), id);
+        return true;
     }
 
     private static async Task<Results<Ok<PostResponse>, ProblemHttpResult>> GetAsync(string slug, AppDbContext db, CancellationToken ct)

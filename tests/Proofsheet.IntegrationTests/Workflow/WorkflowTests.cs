@@ -288,6 +288,33 @@ public abstract class WorkflowTests(TestDatabase database)
         app.DeleteFolder();
     }
 
+    [Fact]
+    public async Task Published_posts_are_listed_newest_first_in_pages_and_drafts_stay_private()
+    {
+        await using var app = await TestApp.StartAsync(Database);
+        using var client = app.Api();
+        var slugs = new List<string>();
+        foreach (var topic in new[] { "Write about Alpha", "Write about Beta", "Write about Gamma" })
+        {
+            var id = (await app.CreateTaskAsync(topic, 1)).GetProperty("id").GetString()!;
+            await app.WaitForStatusAsync(id, "awaiting_approval");
+            await client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 });
+            slugs.Add((await app.WaitForStatusAsync(id, "published")).GetProperty("slug").GetString()!);
+        }
+        var draft = (await app.CreateTaskAsync("Write about Unpublished Drafts", 1)).GetProperty("id").GetString()!;
+        await app.WaitForStatusAsync(draft, "awaiting_approval");
+
+        using var anonymous = app.CreateClient();
+        var first = await anonymous.GetFromJsonAsync<JsonElement>("/api/posts?limit=2");
+        var second = await anonymous.GetFromJsonAsync<JsonElement>($"/api/posts?limit=2&cursor={first.GetProperty("next_cursor").GetString()}");
+        var listed = first.GetProperty("items").EnumerateArray().Concat(second.GetProperty("items").EnumerateArray())
+            .Select(p => p.GetProperty("slug").GetString()).ToList();
+        Assert.Equal(["gamma", "beta", "alpha"], listed);
+        Assert.Equal(JsonValueKind.Null, second.GetProperty("next_cursor").ValueKind);
+        Assert.Equal(HttpStatusCode.NotFound, (await anonymous.GetAsync("/api/posts/unpublished-drafts")).StatusCode);
+        app.DeleteFolder();
+    }
+
     private static List<string> Files(JsonElement task) =>
         task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().Select(v => v.GetProperty("filename").GetString()!).ToList();
 }
