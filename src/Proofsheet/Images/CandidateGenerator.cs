@@ -38,9 +38,18 @@ public sealed class CandidateGenerator(
     {
         var (task, first, exclude) = await ReserveAsync(taskId, count, ct);
         var request = BuildRequest(task, count, first, overrides) with { ExcludeSourceUrls = exclude };
-        var progress = new InlineProgress(p =>
-            stream.Progress(taskId, new ProgressData(p.Done, p.Total, p.Step, "generating_images")));
-        stream.Progress(taskId, new ProgressData(0, count, "starting", "generating_images"));
+        // A backend reports drawing, then each image is saved: the bar only ever moves forward.
+        var high = 0;
+        void Report(int done, string? step)
+        {
+            if (done >= Volatile.Read(ref high))
+            {
+                Volatile.Write(ref high, done);
+                stream.Progress(taskId, new ProgressData(done, count, step, "generating_images"));
+            }
+        }
+        var progress = new InlineProgress(p => Report(p.Done, p.Step));
+        Report(0, "starting");
 
         var watch = Stopwatch.StartNew();
         var results = await chain.GenerateAsync(request, overrides.Source ?? task.ImageSource, progress, ct);
@@ -58,7 +67,7 @@ public sealed class CandidateGenerator(
                     return saved; // the task moved on (cancelled, rejected): stop keeping its images
                 }
                 saved.Add(candidate);
-                stream.Progress(taskId, new ProgressData(saved.Count, count, "saved", "generating_images"));
+                Report(saved.Count, "saved");
             }
         }
         return saved;

@@ -285,6 +285,8 @@ public abstract class WorkflowTests(TestDatabase database)
         Assert.Contains(progress, p => p.GetProperty("done").GetInt32() == 3 && p.GetProperty("total").GetInt32() == 3);
         Assert.Contains(progress, p => p.GetProperty("done").GetInt32() == 1 && p.GetProperty("total").GetInt32() == 3);
         Assert.Equal(3, events.Count(e => e.Event == "image"));
+        var done = progress.Where(p => p.GetProperty("stage").GetString() == "generating_images").Select(p => p.GetProperty("done").GetInt32()).ToList();
+        Assert.Equal(done.Order(), done); // the bar never moves back
         app.DeleteFolder();
     }
 
