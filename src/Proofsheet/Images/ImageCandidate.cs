@@ -17,7 +17,7 @@ public static class CandidateStatuses
 }
 
 /// <summary>One generated image kept on disk as a preview until a reviewer decides.</summary>
-public sealed class ImageCandidate
+public sealed class ImageCandidate : Tasks.IHasId
 {
     public required string Id { get; init; }
     /// <summary>Null for an image generated outside any task.</summary>

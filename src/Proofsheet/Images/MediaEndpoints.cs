@@ -136,7 +136,7 @@ public static class MediaEndpoints
             .Text("source", source, 1, 50)
             .Text("q", q, 1, 200)
             .Range("limit", limit, 1, 100)
-            .Rule(cursor is null || Cursor.TryDecode(cursor, out _), "cursor", "cursor is not one this API gave out.");
+            .Rule(Cursor.IsValid(cursor), "cursor", "cursor is not one this API gave out.");
         if (!checks.Ok)
         {
             return checks.Problem();
@@ -162,18 +162,10 @@ public static class MediaEndpoints
             query = query.Where(i => i.Prompt.ToLower().Contains(needle));
 #pragma warning restore CA1304, CA1311, CA1862
         }
-        if (cursor is not null && Cursor.TryDecode(cursor, out var after))
-        {
-            #pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
-            query = query.Where(i => string.Compare(i.Id, after) < 0);
-#pragma warning restore CA1309
-        }
-        var take = limit ?? 24;
-        var page = await query.OrderByDescending(i => i.Id).Take(take + 1).ToListAsync(ct);
-        var items = page.Take(take).ToList();
+        var (items, next) = await Cursor.NewestFirstAsync(query, cursor, limit ?? 24, ct);
         return TypedResults.Ok(new PageResponse<GalleryImage>(
             items.Select(i => new GalleryImage(i.TaskId, i.ToResponse(previews))).ToList(),
-            page.Count > take ? Cursor.Encode(items[^1].Id) : null));
+            next));
     }
 
     public sealed record GalleryImage(string? TaskId, ImageVariationResponse Image);

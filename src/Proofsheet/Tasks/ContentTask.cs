@@ -60,7 +60,7 @@ public static class WorkflowStatuses
 /// One request for a post, and the durable record of how far the pipeline has taken it.
 /// The row is the job: status, attempts, next attempt and error live here (Sonarr-style).
 /// </summary>
-public sealed class ContentTask
+public sealed class ContentTask : IHasId
 {
     public required string Id { get; init; }
     public required string Topic { get; set; }

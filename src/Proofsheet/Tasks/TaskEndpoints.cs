@@ -91,7 +91,7 @@ public static class TaskEndpoints
             .Rule(status is null || WorkflowStatuses.TryParse(status, out parsed), "status",
                 $"status must be one of: {string.Join(", ", Enum.GetValues<WorkflowStatus>().Select(s => s.ToWire()))}.")
             .Range("limit", limit, 1, 100)
-            .Rule(cursor is null || Cursor.TryDecode(cursor, out _), "cursor", "cursor is not one this API gave out.");
+            .Rule(Cursor.IsValid(cursor), "cursor", "cursor is not one this API gave out.");
         if (!checks.Ok)
         {
             return checks.Problem();
@@ -101,15 +101,7 @@ public static class TaskEndpoints
         {
             query = query.Where(t => t.Status == parsed);
         }
-        if (cursor is not null && Cursor.TryDecode(cursor, out var after))
-        {
-            #pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
-            query = query.Where(t => string.Compare(t.Id, after) < 0);
-#pragma warning restore CA1309
-        }
-        var take = limit ?? 20;
-        var page = await query.OrderByDescending(t => t.Id).Take(take + 1).ToListAsync(ct);
-        var items = page.Take(take).ToList();
+        var (items, next) = await Cursor.NewestFirstAsync(query, cursor, limit ?? 20, ct);
         var ids = items.Select(t => t.Id).ToList();
         var postIds = items.Where(t => t.PostId != null).Select(t => t.PostId!).Distinct().ToList();
         var images = await db.Images.AsNoTracking().Where(i => i.TaskId != null && ids.Contains(i.TaskId)).ToListAsync(ct);
@@ -117,7 +109,7 @@ public static class TaskEndpoints
         var byTask = images.ToLookup(i => i.TaskId!);
         return TypedResults.Ok(new PageResponse<TaskResponse>(
             items.Select(t => t.ToResponse(t.PostId is null ? null : posts.GetValueOrDefault(t.PostId), byTask[t.Id].ToList(), previews, stream.CurrentProgress(t.Id))).ToList(),
-            page.Count > take ? Cursor.Encode(items[^1].Id) : null));
+            next));
     }
 
     private static async Task<Results<Ok<TaskResponse>, ProblemHttpResult>> GetAsync(
@@ -303,9 +295,32 @@ public static class TaskEndpoints
     }
 }
 
+/// <summary>A row with a time-ordered id (see <see cref="Ids"/>), so newest first is highest id first.</summary>
+public interface IHasId
+{
+    string Id { get; }
+}
+
 /// <summary>Opaque paging cursors: the last id of a page, base64url-encoded.</summary>
 public static class Cursor
 {
+    public static bool IsValid(string? cursor) => cursor is null || TryDecode(cursor, out _);
+
+    /// <summary>One page, newest first, after <paramref name="cursor"/> (already validated with <see cref="IsValid"/>).</summary>
+    public static async Task<(List<T> Items, string? Next)> NewestFirstAsync<T>(IQueryable<T> query, string? cursor, int take, CancellationToken ct)
+        where T : class, IHasId
+    {
+        if (cursor is not null && TryDecode(cursor, out var after))
+        {
+#pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
+            query = query.Where(e => string.Compare(e.Id, after) < 0);
+#pragma warning restore CA1309
+        }
+        var page = await query.OrderByDescending(e => e.Id).Take(take + 1).ToListAsync(ct);
+        var items = page.Take(take).ToList();
+        return (items, page.Count > take ? Encode(items[^1].Id) : null);
+    }
+
     public static string Encode(string id) => Convert.ToBase64String(Encoding.UTF8.GetBytes(id)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
     public static bool TryDecode(string cursor, out string id)

@@ -317,6 +317,44 @@ public abstract class WorkflowTests(TestDatabase database)
         app.DeleteFolder();
     }
 
+    [Fact]
+    public async Task Tasks_and_the_gallery_page_newest_first_and_filter_by_status()
+    {
+        await using var app = await TestApp.StartAsync(Database);
+        using var client = app.Api();
+        var ids = new List<string>();
+        foreach (var topic in new[] { "Write about One", "Write about Two", "Write about Three" })
+        {
+            ids.Add((await app.CreateTaskAsync(topic, 2)).GetProperty("id").GetString()!);
+        }
+        foreach (var id in ids)
+        {
+            await app.WaitForStatusAsync(id, "awaiting_approval");
+        }
+        var first = await client.GetFromJsonAsync<JsonElement>("/api/tasks?limit=2");
+        var second = await client.GetFromJsonAsync<JsonElement>($"/api/tasks?limit=2&cursor={first.GetProperty("next_cursor").GetString()}");
+        var listed = first.GetProperty("items").EnumerateArray().Concat(second.GetProperty("items").EnumerateArray()).Select(t => t.GetProperty("id").GetString()).ToList();
+        Assert.Equal(Enumerable.Reverse(ids), listed);
+        Assert.Equal(JsonValueKind.Null, second.GetProperty("next_cursor").ValueKind);
+        Assert.Equal(3, (await client.GetFromJsonAsync<JsonElement>("/api/tasks?status=awaiting_approval")).GetProperty("items").GetArrayLength());
+        Assert.Equal(0, (await client.GetFromJsonAsync<JsonElement>("/api/tasks?status=published")).GetProperty("items").GetArrayLength());
+
+        var images = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await client.GetFromJsonAsync<JsonElement>("/api/media/images?limit=4" + (cursor is null ? "" : "&cursor=" + cursor));
+            images.AddRange(page.GetProperty("items").EnumerateArray().Select(i => i.GetProperty("image").GetProperty("image_id").GetString()!));
+            cursor = page.GetProperty("next_cursor").GetString();
+        }
+        while (cursor is not null);
+        Assert.Equal(6, images.Distinct().Count());
+        Assert.Equal(images.Order(StringComparer.Ordinal).Reverse(), images);
+        var search = await client.GetFromJsonAsync<JsonElement>("/api/media/images?q=THREE");
+        Assert.Equal(2, search.GetProperty("items").GetArrayLength());
+        app.DeleteFolder();
+    }
+
     private static List<string> Files(JsonElement task) =>
         task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().Select(v => v.GetProperty("filename").GetString()!).ToList();
 }
