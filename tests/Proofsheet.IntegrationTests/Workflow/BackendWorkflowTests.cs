@@ -29,6 +29,12 @@ public abstract class BackendWorkflowTests(TestDatabase database)
         var variations = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
         Assert.Equal(3, variations.Count);
         Assert.All(variations, v => Assert.Equal("titlecard", v.GetProperty("source").GetString()));
+
+        using var anonymous = app.CreateClient();
+        var ready = await anonymous.GetAsync("/health/ready");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        var body = await ready.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal("unhealthy", body.GetProperty("checks").GetProperty("images:automatic1111").GetProperty("status").GetString());
         app.DeleteFolder();
     }
 
@@ -60,6 +66,12 @@ public abstract class BackendWorkflowTests(TestDatabase database)
             Assert.EndsWith(".png", v.GetProperty("filename").GetString(), StringComparison.Ordinal);
         });
         Assert.Equal(4, variations.Select(v => v.GetProperty("seed").GetInt64()).Distinct().Count());
+
+        // Readiness names each configured backend.
+        using var anonymous = app.CreateClient();
+        var ready = await anonymous.GetFromJsonAsync<JsonElement>("/health/ready");
+        Assert.Equal("healthy", ready.GetProperty("checks").GetProperty("images:automatic1111").GetProperty("status").GetString());
+        Assert.Equal("healthy", ready.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
         app.DeleteFolder();
     }
 
