@@ -1,6 +1,7 @@
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
+using System.Text.Json;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
@@ -59,6 +60,7 @@ public static class HubEndpoints
         hub.MapGet("/queue", QueueAsync);
         hub.MapGet("/tasks/{id}", TaskAsync);
         hub.MapGet("/tasks/{id}/live", LiveAsync);
+        hub.MapGet("/tasks/{id}/sheet", SheetAsync);
         hub.MapGet("/tasks/{id}/events", Events);
         hub.MapPost("/tasks/{id}/edit", EditAsync);
         hub.MapPost("/tasks/{id}/select", SelectAsync);
@@ -285,6 +287,22 @@ public static class HubEndpoints
             : new RazorComponentResult<TaskLive>(new { Hub = HubContext.For(http, "tasks"), Task = task });
     }
 
+    /// <summary>The draft and its edit form, fetched again when the draft appears or stops being editable.</summary>
+    private static async Task<IResult> SheetAsync(
+        string id, HttpContext http, AppDbContext db, PreviewStore previews, TaskEventStream stream, IOptionsMonitor<ImageOptions> imageOptions, CancellationToken ct)
+    {
+        var task = Ids.IsValid(id) ? await TaskEndpoints.LoadAsync(db, id, previews, stream, ct) : null;
+        return task is null
+            ? TypedResults.NotFound()
+            : new RazorComponentResult<TaskSheet>(new
+            {
+                Hub = HubContext.For(http, "tasks"),
+                Task = task,
+                imageOptions.CurrentValue.MaxVariations,
+                imageOptions.CurrentValue.DefaultVariations,
+            });
+    }
+
     /// <summary>
     /// Server-sent events for the page: progress arrives as a ready-to-swap progress bar; status
     /// changes and new images as a named event the page answers by fetching its live part again.
@@ -333,12 +351,24 @@ public static class HubEndpoints
             else if (message.Type is "status" or "image")
             {
                 yield return new SseItem<string>("", "changed");
+                if (message.Type == "status" && DraftChanged(JsonSerializer.SerializeToElement(message.Data)))
+                {
+                    yield return new SseItem<string>("", "sheet");
+                }
             }
             else
             {
                 yield return new SseItem<string>("", "history");
             }
         }
+    }
+
+    /// <summary>The draft was just written, or it became editable or stopped being so: the page's draft part must be drawn again.</summary>
+    private static bool DraftChanged(JsonElement status)
+    {
+        var from = status.TryGetProperty("from", out var f) ? f.GetString() ?? "" : "";
+        var to = status.TryGetProperty("status", out var t) ? t.GetString() ?? "" : "";
+        return from == "writing" || TaskSheet.IsEditable(from) != TaskSheet.IsEditable(to);
     }
 
     private static async Task<IResult> EditAsync(
