@@ -35,6 +35,9 @@ public sealed class ReviewWalkthroughTests(Browser browser) : IClassFixture<Brow
         browser.App.Images.Allow(1);
         await Expect(task.Thumbnails).ToHaveCountAsync(3);
         await task.WaitForStatusAsync("awaiting_approval");
+        // The draft and its edit form arrived live too.
+        await Expect(page.GetByLabel("Title", new() { Exact = true })).ToBeVisibleAsync();
+        await Expect(task.DraftPreview).ToContainTextAsync("blueberry muffins");
         Assert.Equal(42, await page.EvaluateAsync<int>("() => window.__sameDocument"));
         foreach (var thumbnail in await task.Thumbnails.AllAsync())
         {

@@ -300,6 +300,7 @@ public static class HubEndpoints
                 Task = task,
                 imageOptions.CurrentValue.MaxVariations,
                 imageOptions.CurrentValue.DefaultVariations,
+                Refresh = true,
             });
     }
 
@@ -329,6 +330,7 @@ public static class HubEndpoints
         }
         // Whatever happened between the page render and this subscription: look again once.
         yield return new SseItem<string>("", "changed");
+        yield return new SseItem<string>("", "sheet");
         await using var renderer = new HtmlRenderer(services, services.GetRequiredService<ILoggerFactory>());
         while (!ct.IsCancellationRequested)
         {
