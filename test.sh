@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Proofsheet test. On a fresh machine it first installs what the tests need and is
-# missing: the npm tools under tests/tools (s3rver, a real S3-compatible server) and PostgreSQL's
-# server binaries (the integration tests start their own throwaway cluster).
+# missing: the npm tools under tests/tools (s3rver, a real S3-compatible server), PostgreSQL's
+# server binaries (the integration tests start their own throwaway cluster) and Chromium (the
+# browser tests).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -20,6 +21,12 @@ fi
 if [ -z "${PROOFSHEET_TEST_POSTGRES:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   echo "== installing PostgreSQL"
   apt_install postgresql
+fi
+
+# The browser tests drive Debian's Chromium; Playwright's own browser download is not used.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Chromium"
+  apt_install chromium
 fi
 
 mkdir -p test-artifacts

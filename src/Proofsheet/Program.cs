@@ -2,9 +2,11 @@ using Proofsheet;
 using Proofsheet.Auth;
 using Proofsheet.Data;
 using Proofsheet.Health;
+using Proofsheet.Hub;
 using Proofsheet.Images;
 using Proofsheet.Posts;
 using Proofsheet.Publishing;
+using Proofsheet.Site;
 using Proofsheet.Tasks;
 using Proofsheet.Webhooks;
 using Proofsheet.Writing;
@@ -19,21 +21,26 @@ builder.AddImages();
 builder.AddPublishing();
 builder.AddWebhooks();
 builder.AddTasks();
+builder.AddHub();
 
 var app = builder.Build();
 app.Services.GetRequiredService<AppPaths>().EnsureCreated();
 await app.Services.MigrateDatabaseAsync();
 await app.Services.GetRequiredService<ApiKeyStore>().InitializeAsync(CancellationToken.None);
+await app.Services.GetRequiredService<AdminPassword>().InitializeAsync(CancellationToken.None);
 
 app.UseWeb();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseHub();
 app.MapOpenApi();
 app.MapHealth();
 app.MapMediaFolder();
 app.MapTasks();
 app.MapMedia();
 app.MapPosts();
+app.MapHub();
+app.MapSite();
 
 app.Run();
 

@@ -9,14 +9,31 @@ public static class AuthExtensions
 {
     public const string ApiPolicy = "api";
     public const string ApiKeyScheme = "ApiKey";
+    public const string HubPolicy = "hub";
+    public const string HubScheme = "HubCookie";
 
     public static WebApplicationBuilder AddAuth(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton<ApiKeyStore>();
+        builder.Services.AddSingleton<AdminPassword>();
         builder.Services.AddAuthentication(ApiKeyScheme)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeyScheme, null);
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeyScheme, null)
+            // The Hub is for people in a browser: a cookie session, never an API key.
+            .AddCookie(HubScheme, o =>
+            {
+                o.LoginPath = "/hub/login";
+                o.LogoutPath = "/hub/logout";
+                o.AccessDeniedPath = "/hub/login";
+                o.Cookie.Name = "proofsheet_hub";
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Strict;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.ExpireTimeSpan = TimeSpan.FromHours(12);
+                o.SlidingExpiration = true;
+            });
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(ApiPolicy, p => p.AddAuthenticationSchemes(ApiKeyScheme).RequireAuthenticatedUser());
+            .AddPolicy(ApiPolicy, p => p.AddAuthenticationSchemes(ApiKeyScheme).RequireAuthenticatedUser())
+            .AddPolicy(HubPolicy, p => p.AddAuthenticationSchemes(HubScheme).RequireAuthenticatedUser());
         return builder;
     }
 

@@ -1,0 +1,26 @@
+using Microsoft.AspNetCore.Antiforgery;
+
+namespace Proofsheet.Hub;
+
+/// <summary>What every Hub page needs to draw its frame: who is signed in, where they are, and the form token.</summary>
+public sealed record HubContext(string User, string Section, string CsrfField, string CsrfToken)
+{
+    public static HubContext For(HttpContext http, string section)
+    {
+        var tokens = http.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(http);
+        return new HubContext(http.User.Identity?.Name ?? "", section, tokens.FormFieldName, tokens.RequestToken ?? "");
+    }
+}
+
+public static class HubUrls
+{
+    public static string Image(string imageId) => $"/hub/images/{imageId}/file";
+    public static string Task(string taskId) => $"/hub/tasks/{taskId}";
+
+    public static string StatusLabel(string wire) => wire switch
+    {
+        "awaiting_approval" => "awaiting approval",
+        "generating_images" => "generating images",
+        _ => wire,
+    };
+}

@@ -1,0 +1,61 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Proofsheet.BrowserTests.Infrastructure;
+
+/// <summary>
+/// The real app on Kestrel on a free loopback port (a browser cannot reach a TestServer), on a
+/// fresh SQLite file and preview folder, with image generation the test steps through.
+/// </summary>
+public sealed class HubApp : WebApplicationFactory<Program>
+{
+    public const string Password = "correct horse battery staple";
+
+    private readonly string _folder = Directory.CreateTempSubdirectory("proofsheet-browser-").FullName;
+
+    public HubApp()
+    {
+        UseKestrel(0);
+        StartServer();
+        var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        BaseUrl = address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal).TrimEnd('/');
+    }
+
+    public SteppedTitleCards Images { get; } = new();
+
+    public string BaseUrl { get; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        var data = Path.Combine(_folder, "data");
+        Directory.CreateDirectory(data);
+        builder.UseSetting("DataDirectory", data);
+        builder.UseSetting("Storage:PreviewDirectory", Path.Combine(_folder, "previews"));
+        builder.UseSetting("Database:Provider", "sqlite");
+        builder.UseSetting("ConnectionStrings:Default", $"Data Source={Path.Combine(data, "proofsheet.db")}");
+        builder.UseSetting("Auth:ApiKeys", "browser-test-key-0123456789");
+        builder.UseSetting("Auth:AdminPassword", Password);
+        builder.UseSetting("Pipeline:PollInterval", "00:00:00.200");
+        builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        builder.UseEnvironment("Production");
+        builder.ConfigureTestServices(Images.Install);
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        Images.OpenFully();
+        await base.DisposeAsync();
+        try
+        {
+            Directory.Delete(_folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+        GC.SuppressFinalize(this);
+    }
+}

@@ -1,0 +1,51 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Proofsheet.Images;
+
+namespace Proofsheet.BrowserTests.Infrastructure;
+
+/// <summary>
+/// The real title-card backend behind a gate the test opens one image at a time (the idea of the
+/// integration tests' GatedTitleCards): it makes each step of the progress bar observable.
+/// </summary>
+public sealed class SteppedTitleCards : IImageGenerator
+{
+    private readonly TitleCardGenerator _inner = new();
+    private readonly SemaphoreSlim _permits = new(0);
+    private volatile bool _open;
+
+    public string Name => _inner.Name;
+
+    /// <summary>Lets <paramref name="count"/> more images be drawn.</summary>
+    public void Allow(int count) => _permits.Release(count);
+
+    /// <summary>Draws every image without waiting from now on.</summary>
+    public void OpenFully()
+    {
+        _open = true;
+        _permits.Release(1000);
+    }
+
+    public void Install(IServiceCollection services)
+    {
+        services.RemoveAll<IImageGenerator>();
+        services.AddSingleton<IImageGenerator>(this);
+    }
+
+    public async Task<IReadOnlyList<GeneratedImage>> GenerateAsync(ImageRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
+    {
+        var images = new List<GeneratedImage>();
+        progress?.Report(new GenerationProgress(0, request.Count, "waiting for the test"));
+        for (var i = 0; i < request.Count; i++)
+        {
+            if (!_open)
+            {
+                await _permits.WaitAsync(cancellationToken);
+            }
+            var one = await _inner.GenerateAsync(request with { Count = 1, FirstVariation = request.FirstVariation + i }, null, cancellationToken);
+            images.AddRange(one);
+            progress?.Report(new GenerationProgress(i + 1, request.Count, "drawing"));
+        }
+        return images;
+    }
+}
