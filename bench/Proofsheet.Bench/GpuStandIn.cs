@@ -23,9 +23,12 @@ public sealed class GpuStandIn : IAsyncDisposable
     private long _nextSeed = 1000;
     private byte[]? _largeResponse;
 
-    public sealed record Job(string Prompt, int Images, TimeSpan Spent, TimeSpan Queued);
+    public sealed record Job(string Prompt, int Images, long Started, long Done, TimeSpan Queued);
 
     public string BaseUrl => _server!.BaseUrl;
+    public IReadOnlyList<string> BaseUrls => _server!.BaseUrls;
+    /// <summary>Addresses to listen on: each stands for one server of a pool (the app runs one job per address).</summary>
+    public int Ports { get; init; } = 1;
     public TimeSpan CallCost { get; init; }
     public TimeSpan ImageCost { get; init; }
     public bool Exclusive { get; init; } = true;
@@ -48,7 +51,7 @@ public sealed class GpuStandIn : IAsyncDisposable
 
     public static async Task<GpuStandIn> StartAsync(GpuStandIn standIn)
     {
-        standIn._server = await StandInServer.StartAsync(standIn.Map);
+        standIn._server = await StandInServer.StartAsync(standIn.Map, standIn.Ports);
         return standIn;
     }
 
@@ -104,13 +107,28 @@ public sealed class GpuStandIn : IAsyncDisposable
             {
                 _queueLock.Release();
             }
-            Jobs.Enqueue(new Job(prompt, count, Stopwatch.GetElapsedTime(started, done), Stopwatch.GetElapsedTime(arrived, started)));
+            Jobs.Enqueue(new Job(prompt, count, started, done, Stopwatch.GetElapsedTime(arrived, started)));
         }
     }
 
-    /// <summary>Backend time spent on calls whose prompt contains <paramref name="marker"/>.</summary>
-    public TimeSpan SpentOn(string marker) =>
-        TimeSpan.FromTicks(Jobs.Where(j => j.Prompt.Contains(marker, StringComparison.OrdinalIgnoreCase)).Sum(j => j.Spent.Ticks));
+    /// <summary>
+    /// Backend time spent on the calls whose prompt contains <paramref name="marker"/>: the length of the
+    /// union of their intervals, so calls that ran at once on different servers count once.
+    /// </summary>
+    public TimeSpan SpentOn(string marker)
+    {
+        long total = 0, end = long.MinValue;
+        foreach (var job in Jobs.Where(j => j.Prompt.Contains(marker, StringComparison.OrdinalIgnoreCase)).OrderBy(j => j.Started))
+        {
+            var from = Math.Max(job.Started, end);
+            if (job.Done > from)
+            {
+                total += job.Done - from;
+            }
+            end = Math.Max(end, job.Done);
+        }
+        return Stopwatch.GetElapsedTime(0, total);
+    }
 
     public ValueTask DisposeAsync() => _server?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

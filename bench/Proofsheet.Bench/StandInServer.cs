@@ -12,25 +12,30 @@ public sealed class StandInServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private StandInServer(WebApplication app, string baseUrl)
+    private StandInServer(WebApplication app, IReadOnlyList<string> baseUrls)
     {
         _app = app;
-        BaseUrl = baseUrl;
+        BaseUrls = baseUrls;
     }
 
-    public string BaseUrl { get; }
+    public string BaseUrl => BaseUrls[0];
 
-    public static async Task<StandInServer> StartAsync(Action<WebApplication> routes)
+    /// <summary>Every address it listens on (several when started with more than one port).</summary>
+    public IReadOnlyList<string> BaseUrls { get; }
+
+    public static async Task<StandInServer> StartAsync(Action<WebApplication> routes, int ports = 1)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls(ports == 1
+            ? ["http://127.0.0.1:0"]
+            : [.. Enumerable.Range(0, ports).Select(_ => $"http://127.0.0.1:{AppProcess.FreePort()}")]);
         builder.Logging.ClearProviders();
         var app = builder.Build();
         routes(app);
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        return new StandInServer(app, address.TrimEnd('/'));
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        return new StandInServer(app, [.. addresses.Select(a => a.TrimEnd('/'))]);
     }
 
     public async ValueTask DisposeAsync()
