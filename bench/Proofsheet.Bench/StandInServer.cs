@@ -26,10 +26,15 @@ public sealed class StandInServer : IAsyncDisposable
     public static async Task<StandInServer> StartAsync(Action<WebApplication> routes, int ports = 1)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Limits.MaxRequestBodySize = 256L * 1024 * 1024);
-        builder.WebHost.UseUrls(ports == 1
-            ? ["http://127.0.0.1:0"]
-            : [.. Enumerable.Range(0, ports).Select(_ => $"http://127.0.0.1:{AppProcess.FreePort()}")]);
+        builder.WebHost.UseKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = 256L * 1024 * 1024;
+            // Each port 0 is bound on its own, so each gets its own free port.
+            for (var i = 0; i < ports; i++)
+            {
+                k.Listen(System.Net.IPAddress.Loopback, 0);
+            }
+        });
         builder.Logging.ClearProviders();
         var app = builder.Build();
         routes(app);
