@@ -51,7 +51,7 @@ public sealed class Report
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"| {measure} | {figure} | {target} | {(met is null ? "n/a" : met.Value ? "yes" : "**no**")} |");
         }
-        foreach (var (title, body) in _sections)
+        foreach (var (title, body) in _sections.OrderBy(s => s.Title, StringComparer.Ordinal))
         {
             md.AppendLine();
             md.AppendLine("### " + title);
