@@ -34,7 +34,11 @@ public sealed class Automatic1111Generator(
     {
         public SemaphoreSlim Gate { get; } = new(1, 1);
         public DateTimeOffset DownUntil { get; set; }
+        /// <summary>Images handed to this server and not finished yet.</summary>
+        public int Pending { get; set; }
     }
+
+    private readonly Lock _assignLock = new();
 
     private readonly ConcurrentDictionary<Uri, Server> _servers = new();
 
@@ -56,7 +60,18 @@ public sealed class Automatic1111Generator(
             healthy = [.. all];
         }
 
-        var shares = Split(request.Count, healthy);
+        // Concurrent requests go to the least busy servers first; in list order, every request would
+        // queue on the first servers of the pool while the others sit idle.
+        List<Share> shares;
+        lock (_assignLock)
+        {
+            healthy = [.. healthy.OrderBy(s => StateOf(s).Pending)];
+            shares = Split(request.Count, healthy);
+            foreach (var share in shares)
+            {
+                StateOf(share.Server).Pending += share.Count;
+            }
+        }
         var tracker = new ProgressTracker(progress, request.Count, shares.Select(s => s.Count).ToArray());
         var tasks = shares.Select((share, i) => RunShareAsync(request, share, i, healthy, tracker, o, cancellationToken)).ToList();
         var outcomes = await Task.WhenAll(tasks);
@@ -90,6 +105,22 @@ public sealed class Automatic1111Generator(
 
     /// <summary>Runs one share on its server; when that server fails, hands the share to the other healthy servers in turn.</summary>
     private async Task<ShareOutcome> RunShareAsync(ImageRequest request, Share share, int index, IReadOnlyList<Uri> healthy, ProgressTracker tracker,
+        Automatic1111Options o, CancellationToken ct)
+    {
+        try
+        {
+            return await RunShareOnPoolAsync(request, share, index, healthy, tracker, o, ct);
+        }
+        finally
+        {
+            lock (_assignLock)
+            {
+                StateOf(share.Server).Pending -= share.Count;
+            }
+        }
+    }
+
+    private async Task<ShareOutcome> RunShareOnPoolAsync(ImageRequest request, Share share, int index, IReadOnlyList<Uri> healthy, ProgressTracker tracker,
         Automatic1111Options o, CancellationToken ct)
     {
         var start = healthy.ToList().IndexOf(share.Server);

@@ -55,22 +55,54 @@ public sealed class CandidateGenerator(
         var results = await chain.GenerateAsync(request, overrides.Source ?? task.ImageSource, progress, ct);
         var perImage = watch.Elapsed.TotalSeconds / Math.Max(1, results.Sum(r => r.Images.Count));
 
-        var saved = new List<ImageCandidate>();
-        var variation = first;
-        foreach (var result in results)
+        // The previews are written (and flushed to disk) at once rather than one after the other: each
+        // flush waits for the disk, and a batch's files do not depend on one another.
+        var images = results.SelectMany(r => r.Images.Select(i => (r.Source, Image: i))).ToList();
+        var writes = images.Select((x, i) => Task.Run(() => previews.SaveAsync(x.Source, task.Id, first + i, x.Image, ct), ct)).ToList();
+        try
         {
-            foreach (var image in result.Images)
+            await Task.WhenAll(writes);
+        }
+        catch
+        {
+            foreach (var write in writes.Where(w => w.IsCompletedSuccessfully))
             {
-                var candidate = await KeepAsync(task.Id, task.Id, variation++, result.Source, image, request, perImage, fromPipeline, actor, ct);
-                if (candidate is null)
-                {
-                    return saved; // the task moved on (cancelled, rejected): stop keeping its images
-                }
-                saved.Add(candidate);
-                Report(saved.Count, "saved");
+                previews.Delete(write.Result.FileName);
             }
+            throw;
+        }
+
+        var saved = new List<ImageCandidate>();
+        for (var i = 0; i < images.Count; i++)
+        {
+            ImageCandidate? candidate;
+            try
+            {
+                candidate = await KeepAsync(task.Id, first + i, images[i].Source, images[i].Image, writes[i].Result, request, perImage, fromPipeline, actor, ct);
+            }
+            catch
+            {
+                DeleteFrom(writes, i + 1);
+                throw;
+            }
+            if (candidate is null)
+            {
+                // The task moved on (cancelled, rejected): stop keeping its images.
+                DeleteFrom(writes, i + 1);
+                return saved;
+            }
+            saved.Add(candidate);
+            Report(saved.Count, "saved");
         }
         return saved;
+    }
+
+    private void DeleteFrom(List<Task<StoredPreview>> writes, int index)
+    {
+        foreach (var write in writes.Skip(index))
+        {
+            previews.Delete(write.Result.FileName);
+        }
     }
 
     /// <summary>One image outside any task (the media API without a task id).</summary>
@@ -152,11 +184,11 @@ public sealed class CandidateGenerator(
         }
     }
 
+    /// <summary>Records a written preview as the task's candidate; deletes the file when the task no longer takes it.</summary>
     private async Task<ImageCandidate?> KeepAsync(
-        string taskId, string owner, int variation, string source, GeneratedImage image, ImageRequest request,
+        string taskId, int variation, string source, GeneratedImage image, StoredPreview stored, ImageRequest request,
         double seconds, bool fromPipeline, string actor, CancellationToken ct)
     {
-        var stored = await previews.SaveAsync(source, owner, variation, image, ct);
         var candidate = NewCandidate(Ids.New(), taskId, variation, source, image, request, stored, seconds);
         try
         {

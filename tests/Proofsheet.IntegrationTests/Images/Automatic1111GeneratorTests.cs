@@ -85,6 +85,27 @@ public sealed class Automatic1111GeneratorTests
     }
 
     [Fact]
+    public async Task Concurrent_requests_go_to_the_least_busy_servers_of_the_pool()
+    {
+        var recorder = new InFlightRecorder(rendezvous: 2);
+        await using var first = await Automatic1111StandIn.StartAsync();
+        await using var second = await Automatic1111StandIn.StartAsync();
+        first.Recorder = recorder;
+        second.Recorder = recorder;
+        await using var app = ImagesHost.Build(Config(first.BaseUrl, second.BaseUrl));
+        var generator = app.Generator<Automatic1111Generator>();
+
+        var results = await Task.WhenAll(
+            generator.GenerateAsync(Request(1), null, CancellationToken.None),
+            generator.GenerateAsync(Request(1), null, CancellationToken.None));
+
+        Assert.All(results, r => Assert.Single(r));
+        Assert.Single(first.Txt2ImgRequests);
+        Assert.Single(second.Txt2ImgRequests);
+        Assert.Equal(2, recorder.Max);
+    }
+
+    [Fact]
     public async Task A_server_that_is_down_hands_its_share_to_a_healthy_one()
     {
         await using var live = await Automatic1111StandIn.StartAsync();

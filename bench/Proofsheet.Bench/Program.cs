@@ -1,0 +1,92 @@
+using System.Diagnostics;
+using System.Globalization;
+using Proofsheet.Bench;
+
+// Usage: bench/run.sh [--out docs/benchmarks.md] [--only overhead,variations,read,memory,startup]
+//        [--reps 3] [--duration 5] [--connections 64] [--read-paths /api/posts/{slug},/posts/{slug},/api/posts]
+//        [--app path/to/Proofsheet]
+var args_ = Args.Parse(args);
+var root = FindRoot();
+#if DEBUG
+const string configuration = "Debug";
+Console.WriteLine("warning: the harness was built in Debug, so it measures the Debug build of the app; use -c Release (bench/run.sh does).");
+#else
+const string configuration = "Release";
+#endif
+var appPath = args_.Get("app") ?? Path.Combine(root, "src", "Proofsheet", "bin", configuration, "net10.0", "Proofsheet");
+if (!File.Exists(appPath))
+{
+    Console.Error.WriteLine($"The app is not built at {appPath}: run `dotnet build -c {configuration} src/Proofsheet` (bench/run.sh does).");
+    return 2;
+}
+var options = new BenchOptions(
+    appPath,
+    int.Parse(args_.Get("reps") ?? "3", CultureInfo.InvariantCulture),
+    TimeSpan.FromSeconds(int.Parse(args_.Get("duration") ?? "5", CultureInfo.InvariantCulture)),
+    int.Parse(args_.Get("connections") ?? "64", CultureInfo.InvariantCulture),
+    (args_.Get("read-paths") ?? "/api/posts/{slug},/posts/{slug},/api/posts").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+var only = (args_.Get("only") ?? "overhead,variations,read,memory,startup").Split(',', StringSplitOptions.TrimEntries).ToHashSet();
+var output = args_.Get("out") ?? Path.Combine(root, "docs", "benchmarks.md");
+
+var report = new Report();
+var benchmarks = new Benchmarks(options, report);
+var watch = Stopwatch.StartNew();
+// Start-up and idle memory first, while the machine is quietest for this process.
+if (only.Contains("startup"))
+{
+    await benchmarks.StartupAsync();
+}
+if (only.Contains("memory"))
+{
+    await benchmarks.MemoryAsync();
+}
+if (only.Contains("overhead"))
+{
+    await benchmarks.OverheadAsync();
+}
+if (only.Contains("variations"))
+{
+    await benchmarks.VariationsAsync();
+}
+if (only.Contains("read"))
+{
+    await benchmarks.ReadPathAsync();
+}
+
+var command = "bench/run.sh" + (args.Length > 0 ? " " + string.Join(' ', args) : "");
+var text = report.Render(command, watch.Elapsed);
+Report.Write(output, text);
+Console.WriteLine(text);
+Console.WriteLine($"Written to {output}");
+return 0;
+
+static string FindRoot()
+{
+    for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+    {
+        if (File.Exists(Path.Combine(dir.FullName, "Proofsheet.slnx")))
+        {
+            return dir.FullName;
+        }
+    }
+    return Directory.GetCurrentDirectory();
+}
+
+internal sealed class Args(Dictionary<string, string> values)
+{
+    public string? Get(string name) => values.GetValueOrDefault(name);
+
+    public static Args Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length)
+            {
+                throw new ArgumentException($"Unexpected argument {args[i]}; options are --name value.");
+            }
+            values[args[i][2..]] = args[++i];
+        }
+        return new Args(values);
+    }
+}
