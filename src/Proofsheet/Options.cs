@@ -53,6 +53,8 @@ public sealed class PostOptions
 {
     public const string Section = "Posts";
     public DuplicateSlugPolicy DuplicateSlugPolicy { get; set; } = DuplicateSlugPolicy.Reuse;
+    /// <summary>How long a published post may be served from memory (publishes here clear it at once).</summary>
+    public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 public sealed class PipelineOptions

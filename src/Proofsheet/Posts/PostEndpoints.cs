@@ -69,11 +69,9 @@ public static class PostEndpoints
         return true;
     }
 
-    private static async Task<Results<Ok<PostResponse>, ProblemHttpResult>> GetAsync(string slug, AppDbContext db, CancellationToken ct)
+    private static async Task<Results<Ok<PostResponse>, ProblemHttpResult>> GetAsync(string slug, PublishedPosts posts, CancellationToken ct)
     {
-        var post = slug.Length <= Slug.MaxLength
-            ? await db.Posts.AsNoTracking().SingleOrDefaultAsync(p => p.Slug == slug && p.Status == PostStatus.Published, ct)
-            : null;
+        var post = await posts.FindAsync(slug, ct);
         return post is null ? Problems.NotFound("There is no published post with that slug.") : TypedResults.Ok(post.ToResponse());
     }
 }

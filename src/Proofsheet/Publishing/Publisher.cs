@@ -22,6 +22,7 @@ public sealed class Publisher(
     WebhookOutbox webhooks,
     WebhookSignal webhookSignal,
     PublicUrls urls,
+    PublishedPosts publishedPosts,
     IOptionsMonitor<StorageOptions> storage,
     ILogger<Publisher> logger)
 {
@@ -120,6 +121,7 @@ public sealed class Publisher(
                 logger.LogDebug("Task {TaskId} changed while publishing; reading it again", taskId);
             }
         }
+        publishedPosts.Clear();
         webhookSignal.Notify();
         logger.LogInformation("Task {TaskId} published", taskId);
         await CleanUpPreviewAsync(candidateId);

@@ -41,9 +41,9 @@ public static class SiteEndpoints
         });
     }
 
-    private static async Task<IResult> PostAsync(string slug, AppDbContext db, PublicUrls urls, CancellationToken ct)
+    private static async Task<IResult> PostAsync(string slug, PublishedPosts posts, PublicUrls urls, CancellationToken ct)
     {
-        var post = slug.Length <= Slug.MaxLength ? await Published(db).SingleOrDefaultAsync(p => p.Slug == slug, ct) : null;
+        var post = await posts.FindAsync(slug, ct);
         return post is null
             ? new RazorComponentResult<SiteNotFound>() { StatusCode = 404 }
             : new RazorComponentResult<PostPage>(new { Post = post, BaseUrl = urls.BaseUrl });

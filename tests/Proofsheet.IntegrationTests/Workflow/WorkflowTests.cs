@@ -355,6 +355,31 @@ public abstract class WorkflowTests(TestDatabase database)
         app.DeleteFolder();
     }
 
+    [Fact]
+    public async Task A_republished_post_is_served_new_at_once_on_the_api_and_the_page()
+    {
+        await using var app = await TestApp.StartAsync(Database);
+        using var client = app.Api();
+        using var anonymous = app.CreateClient();
+        var first = (await app.CreateTaskAsync("Write about Caching", 1)).GetProperty("id").GetString()!;
+        await app.WaitForStatusAsync(first, "awaiting_approval");
+        await client.PostAsJsonAsync($"/api/tasks/{first}/approve", new { index = 1 });
+        await app.WaitForStatusAsync(first, "published");
+        Assert.Equal("Caching", (await anonymous.GetFromJsonAsync<JsonElement>("/api/posts/caching")).GetProperty("title").GetString());
+        Assert.Contains("Caching", await anonymous.GetStringAsync("/posts/caching"), StringComparison.Ordinal);
+
+        // Under the default reuse policy a second task with the same title updates the same post.
+        var second = (await app.CreateTaskAsync("Caching", 1)).GetProperty("id").GetString()!;
+        await app.WaitForStatusAsync(second, "awaiting_approval");
+        await client.PatchAsJsonAsync($"/api/tasks/{second}", new { title = "Caching, Revised" });
+        await client.PostAsJsonAsync($"/api/tasks/{second}/approve", new { index = 1 });
+        await app.WaitForStatusAsync(second, "published");
+
+        Assert.Equal("Caching, Revised", (await anonymous.GetFromJsonAsync<JsonElement>("/api/posts/caching")).GetProperty("title").GetString());
+        Assert.Contains("Caching, Revised", await anonymous.GetStringAsync("/posts/caching"), StringComparison.Ordinal);
+        app.DeleteFolder();
+    }
+
     private static List<string> Files(JsonElement task) =>
         task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().Select(v => v.GetProperty("filename").GetString()!).ToList();
 }
