@@ -126,6 +126,12 @@ public sealed partial class SecurityTests
                 Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
                 Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
                 Assert.Equal(HttpStatusCode.Accepted, (await client.PostAsJsonAsync("/api/tasks", new { topic = "Write about keys" })).StatusCode);
+                // NUL bytes and encoded traversal in the path never reach a handler.
+                foreach (var path in new[] { "/api/tasks/a%00b", "/api/media/images/%00/file", "/api/media/images/..%2F..%2Fetc%2Fpasswd/file", "/media/..%2F..%2Fproofsheet.db" })
+                {
+                    var refused = await client.GetAsync(path);
+                    Assert.True((int)refused.StatusCode is 400 or 404, $"{path} answered {(int)refused.StatusCode}");
+                }
             }
 
             var options = new DbContextOptionsBuilder<SqliteAppDbContext>().UseSqlite($"Data Source={Path.Combine(folder, "data", "proofsheet.db")}").Options;
