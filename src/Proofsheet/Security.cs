@@ -136,7 +136,8 @@ public static class Security
         {
             for (Exception? e = exception; e is not null; e = e.InnerException)
             {
-                if (e is DbException { IsTransient: true } or System.Net.Sockets.SocketException or TimeoutException
+                // Only database exceptions: a refused socket or a timeout of an image backend is not a database outage.
+                if (e is DbException { IsTransient: true }
                     || e is DbException db && db.GetType().Name == "PostgresException" && db.SqlState is "57P01" or "57P02" or "57P03" or "53300")
                 {
                     return true;
