@@ -9,6 +9,8 @@ public sealed class StorageOptions
     [Range(0, 3650)] public int PreviewRetentionDays { get; set; } = 7;
     public bool KeepPublishedPreviews { get; set; }
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromHours(1);
+    /// <summary>A preview file the database does not know is left alone this long: it may belong to a write in progress.</summary>
+    public TimeSpan OrphanGrace { get; set; } = TimeSpan.FromMinutes(10);
 }
 
 public sealed class ContentOptions

@@ -37,12 +37,14 @@ public static class Web
                 _ => null,
             });
         builder.Services.AddExceptionHandler<BadRequestHandler>();
+        builder.AddSecurity();
         builder.Services.AddOpenApi();
         return builder;
     }
 
     public static WebApplication UseWeb(this WebApplication app)
     {
+        app.UseSecurity();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         return app;

@@ -29,8 +29,8 @@ public static class MediaEndpoints
     public static IEndpointRouteBuilder MapMedia(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/media").WithTags("Media").RequireAuthorization(Auth.AuthExtensions.ApiPolicy);
-        api.MapPost("/generate-image", GenerateImageAsync);
-        api.MapPost("/generate-image-variations", GenerateVariationsAsync);
+        api.MapPost("/generate-image", GenerateImageAsync).RequireRateLimiting(Security.GenerationPolicy);
+        api.MapPost("/generate-image-variations", GenerateVariationsAsync).RequireRateLimiting(Security.GenerationPolicy);
         api.MapPost("/approve-image", ApproveImageAsync);
         api.MapGet("/images", ListAsync);
         api.MapGet("/images/{id}", GetAsync);

@@ -18,9 +18,6 @@ public sealed class PreviewSweeper(
     TimeProvider time,
     ILogger<PreviewSweeper> logger) : BackgroundService
 {
-    /// <summary>A file younger than this may belong to a write in progress.</summary>
-    private static readonly TimeSpan OrphanGrace = TimeSpan.FromMinutes(10);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         while (!stoppingToken.IsCancellationRequested)
@@ -94,7 +91,7 @@ public sealed class PreviewSweeper(
         var known = (await db.Images.AsNoTracking().Where(i => !i.FileDeleted).Select(i => i.FileName).ToListAsync(ct)).ToHashSet();
         foreach (var file in previews.EnumerateOwnFiles())
         {
-            if (now - file.LastWriteTimeUtc < OrphanGrace || (!PreviewStore.IsTemporary(file) && known.Contains(file.Name)))
+            if (now - file.LastWriteTimeUtc < opts.OrphanGrace || (!PreviewStore.IsTemporary(file) && known.Contains(file.Name)))
             {
                 continue;
             }

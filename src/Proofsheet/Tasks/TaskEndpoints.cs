@@ -29,7 +29,7 @@ public static class TaskEndpoints
     public static IEndpointRouteBuilder MapTasks(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup("/api/tasks").WithTags("Tasks").RequireAuthorization(Auth.AuthExtensions.ApiPolicy);
-        api.MapPost("/", CreateAsync);
+        api.MapPost("/", CreateAsync).RequireRateLimiting(Security.GenerationPolicy);
         api.MapGet("/", ListAsync);
         api.MapGet("/{id}", GetAsync);
         api.MapPatch("/{id}", EditAsync);
@@ -38,9 +38,9 @@ public static class TaskEndpoints
         api.MapPost("/{id}/cancel", CancelAsync);
         api.MapPost("/{id}/select", SelectAsync);
         api.MapPost("/{id}/approve", ApproveAsync);
-        api.MapPost("/{id}/reject", RejectAsync);
+        api.MapPost("/{id}/reject", RejectAsync).RequireRateLimiting(Security.GenerationPolicy);
         api.MapPost("/{id}/retry", RetryAsync);
-        api.MapPost("/{id}/generate-more", GenerateMoreAsync);
+        api.MapPost("/{id}/generate-more", GenerateMoreAsync).RequireRateLimiting(Security.GenerationPolicy);
         return app;
     }
 

@@ -41,7 +41,8 @@ public sealed class WebhookSender(HttpClient http, IOptions<WebhookOptions> opti
             {
                 return null;
             }
-            var text = await ReadStartAsync(response, timeout.Token);
+            // A receiver may echo what it was configured with: the shared secret never reaches LastError or a log.
+            var text = Writing.WriterFailures.Redact(await ReadStartAsync(response, timeout.Token), o.Secret);
             return string.Create(CultureInfo.InvariantCulture, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}{(text.Length > 0 ? ": " + text : "")}");
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)

@@ -53,6 +53,8 @@ public enum A1111Mode
     OutOfMemory,
     MalformedJson,
     NotAnImage,
+    /// <summary>The connection is cut before any answer.</summary>
+    DropConnection,
 }
 
 /// <summary>
@@ -195,6 +197,9 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
                     }, statusCode: 500);
                 case A1111Mode.MalformedJson:
                     return Results.Text("{\"images\": [\"iVBORw0KGgo", "application/json");
+                case A1111Mode.DropConnection:
+                    request.HttpContext.Abort();
+                    return Results.Empty;
             }
 
             var count = batch * iterations;

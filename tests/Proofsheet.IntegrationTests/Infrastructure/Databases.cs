@@ -30,12 +30,20 @@ public sealed class SqliteDatabase : TestDatabase
 public sealed class PostgresDatabase : TestDatabase
 {
     private static readonly Lazy<Task<string>> Server = new(StartServerAsync);
+    private readonly string? _admin;
+
+    public PostgresDatabase()
+    {
+    }
+
+    /// <summary>Databases on this server instead of the shared one.</summary>
+    public PostgresDatabase(string adminConnectionString) => _admin = adminConnectionString;
 
     public override string Provider => "postgres";
 
     public override async Task<string> CreateAsync(string dataDirectory)
     {
-        var admin = await Server.Value;
+        var admin = _admin ?? await Server.Value;
         var name = "ps_" + Guid.NewGuid().ToString("N")[..16];
         await using (var connection = new NpgsqlConnection(admin))
         {
@@ -53,117 +61,170 @@ public sealed class PostgresDatabase : TestDatabase
         {
             return existing;
         }
-        return await Cluster.StartAsync();
+        return (await PostgresCluster.StartAsync()).ConnectionString;
+    }
+}
+
+/// <summary>
+/// A throwaway PostgreSQL cluster: <c>initdb</c> in a temporary folder on a free port (as the
+/// <c>postgres</c> user when run as root). A test that restarts the server makes one of its own,
+/// so no other test sees the outage.
+/// </summary>
+public sealed class PostgresCluster : IDisposable
+{
+    private const string DefaultBin = "/usr/lib/postgresql/15/bin";
+    private readonly bool _asRoot = Environment.UserName == "root";
+    private readonly string _bin = Environment.GetEnvironmentVariable("PROOFSHEET_PG_BIN") ?? FindBin();
+    private readonly string _root = Path.Combine(Path.GetTempPath(), "proofsheet-pg-" + Guid.NewGuid().ToString("N")[..8]);
+    private readonly int _port = FreePort();
+    private Process? _server;
+
+    private PostgresCluster()
+    {
     }
 
-    private static class Cluster
+    /// <summary>An admin connection string (database <c>postgres</c>).</summary>
+    public string ConnectionString => $"Host=127.0.0.1;Port={_port};Username=postgres;Database=postgres;Pooling=false;Timeout=5";
+
+    public static async Task<PostgresCluster> StartAsync()
     {
-        private const string DefaultBin = "/usr/lib/postgresql/15/bin";
-        private static Process? _server;
-        private static string? _root;
-
-        public static async Task<string> StartAsync()
+        var cluster = new PostgresCluster();
+        var data = Path.Combine(cluster._root, "data");
+        Directory.CreateDirectory(cluster._root);
+        if (cluster._asRoot)
         {
-            var bin = Environment.GetEnvironmentVariable("PROOFSHEET_PG_BIN") ?? FindBin();
-            var asRoot = Environment.UserName == "root";
-            _root = Path.Combine(Path.GetTempPath(), "proofsheet-pg-" + Guid.NewGuid().ToString("N")[..8]);
-            var data = Path.Combine(_root, "data");
-            Directory.CreateDirectory(_root);
-            if (asRoot)
-            {
-                await RunAsync("chown", $"postgres {_root}");
-            }
-            await RunAsync(Wrap(asRoot, Path.Combine(bin, "initdb")).File,
-                Wrap(asRoot, Path.Combine(bin, "initdb")).Prefix + $"-D {data} -A trust -U postgres --no-sync -E UTF8 --locale=C");
-
-            var port = FreePort();
-            var (file, prefix) = Wrap(asRoot, Path.Combine(bin, "postgres"));
-            var start = new ProcessStartInfo(file,
-                prefix + $"-D {data} -p {port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off " +
-                "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB")
-            {
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            _server = Process.Start(start) ?? throw new InvalidOperationException("postgres did not start");
-            _server.OutputDataReceived += (_, _) => { };
-            _server.ErrorDataReceived += (_, _) => { };
-            _server.BeginOutputReadLine();
-            _server.BeginErrorReadLine();
-            AppDomain.CurrentDomain.ProcessExit += (_, _) => Stop();
-
-            var cs = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Pooling=false;Timeout=5";
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (true)
-            {
-                try
-                {
-                    await using var connection = new NpgsqlConnection(cs);
-                    await connection.OpenAsync();
-                    return cs;
-                }
-                catch (Exception) when (DateTime.UtcNow < deadline && !_server.HasExited)
-                {
-                    await Task.Delay(200);
-                }
-            }
+            await RunAsync("chown", $"postgres {cluster._root}");
         }
+        var (file, prefix) = cluster.Wrap(Path.Combine(cluster._bin, "initdb"));
+        await RunAsync(file, prefix + $"-D {data} -A trust -U postgres --no-sync -E UTF8 --locale=C");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.Dispose();
+        await cluster.StartServerAsync();
+        return cluster;
+    }
 
-        private static string FindBin()
+    private async Task StartServerAsync()
+    {
+        var (file, prefix) = Wrap(Path.Combine(_bin, "postgres"));
+        var start = new ProcessStartInfo(file,
+            prefix + $"-D {Path.Combine(_root, "data")} -p {_port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off " +
+            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB")
         {
-            if (File.Exists(Path.Combine(DefaultBin, "initdb")))
-            {
-                return DefaultBin;
-            }
-            var found = Directory.Exists("/usr/lib/postgresql")
-                ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).FirstOrDefault(d => File.Exists(Path.Combine(d, "initdb")))
-                : null;
-            return found ?? throw new InvalidOperationException(
-                "PostgreSQL's initdb was not found under /usr/lib/postgresql: install PostgreSQL, or set PROOFSHEET_TEST_POSTGRES to a server's connection string.");
-        }
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        _server = Process.Start(start) ?? throw new InvalidOperationException("postgres did not start");
+        _server.OutputDataReceived += (_, _) => { };
+        _server.ErrorDataReceived += (_, _) => { };
+        _server.BeginOutputReadLine();
+        _server.BeginErrorReadLine();
 
-        private static (string File, string Prefix) Wrap(bool asRoot, string program) =>
-            asRoot ? ("runuser", $"-u postgres -- {program} ") : (program, "");
-
-        private static async Task RunAsync(string file, string arguments)
-        {
-            var psi = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            using var process = Process.Start(psi)!;
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            await process.WaitForExitAsync();
-            if (process.ExitCode != 0)
-            {
-                throw new InvalidOperationException($"{file} {arguments} failed ({process.ExitCode}): {await stderr}{await stdout}");
-            }
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
-        }
-
-        private static void Stop()
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
         {
             try
             {
-                if (_server is { HasExited: false })
-                {
-                    _server.Kill(entireProcessTree: true);
-                    _server.WaitForExit(5000);
-                }
-                if (_root is not null)
-                {
-                    Directory.Delete(_root, recursive: true);
-                }
+                await using var connection = new NpgsqlConnection(ConnectionString);
+                await connection.OpenAsync();
+                return;
             }
-            catch (Exception)
+            catch (Exception) when (DateTime.UtcNow < deadline && !_server.HasExited)
             {
-                // Best effort at process exit.
+                await Task.Delay(200);
             }
         }
+    }
+
+    /// <summary>Kills the server (as a crash or an OOM kill would), waits, and starts it again on the same data and port.</summary>
+    public async Task RestartAsync(TimeSpan downtime)
+    {
+        StopServer();
+        await Task.Delay(downtime);
+        await StartServerAsync();
+    }
+
+    private void StopServer()
+    {
+        if (_server is { HasExited: false })
+        {
+            // runuser passes SIGKILL to nobody: kill the whole tree so the postmaster itself dies.
+            _server.Kill(entireProcessTree: true);
+            _server.WaitForExit(10_000);
+        }
+        _server?.Dispose();
+        _server = null;
+        // The postmaster's children may outlive it for a moment and keep the port and shared memory.
+        var pid = Path.Combine(_root, "data", "postmaster.pid");
+        for (var i = 0; i < 100 && IsPortOpen(); i++)
+        {
+            Thread.Sleep(100);
+        }
+        if (File.Exists(pid))
+        {
+            File.Delete(pid);
+        }
+    }
+
+    private bool IsPortOpen()
+    {
+        try
+        {
+            using var client = new TcpClient();
+            client.Connect(IPAddress.Loopback, _port);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            StopServer();
+            Directory.Delete(_root, recursive: true);
+        }
+        catch (Exception)
+        {
+            // Best effort at process exit.
+        }
+    }
+
+    private static string FindBin()
+    {
+        if (File.Exists(Path.Combine(DefaultBin, "initdb")))
+        {
+            return DefaultBin;
+        }
+        var found = Directory.Exists("/usr/lib/postgresql")
+            ? Directory.GetDirectories("/usr/lib/postgresql").Select(d => Path.Combine(d, "bin")).FirstOrDefault(d => File.Exists(Path.Combine(d, "initdb")))
+            : null;
+        return found ?? throw new InvalidOperationException(
+            "PostgreSQL's initdb was not found under /usr/lib/postgresql: install PostgreSQL, or set PROOFSHEET_TEST_POSTGRES to a server's connection string.");
+    }
+
+    private (string File, string Prefix) Wrap(string program) =>
+        _asRoot ? ("runuser", $"-u postgres -- {program} ") : (program, "");
+
+    private static async Task RunAsync(string file, string arguments)
+    {
+        var psi = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        using var process = Process.Start(psi)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new InvalidOperationException($"{file} {arguments} failed ({process.ExitCode}): {await stderr}{await stdout}");
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

@@ -50,6 +50,8 @@ public sealed class TestApp : WebApplicationFactory<Program>
             ["Pipeline:RetryBaseDelay"] = "00:00:00.100",
             ["Pipeline:RetryMaxDelay"] = "00:00:01",
             ["Logging:LogLevel:Default"] = "Warning",
+            // Tests drive generation faster than a person would; the limit has its own test.
+            ["RateLimits:Generation:PermitLimit"] = "100000",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {

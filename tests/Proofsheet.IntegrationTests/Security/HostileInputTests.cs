@@ -142,7 +142,7 @@ public abstract class HostileInputTests(TestDatabase database)
         app.DeleteFolder();
     }
 
-    private static async Task<string> SnapshotAsync(TestApp app)
+    internal static async Task<string> SnapshotAsync(TestApp app)
     {
         await using var db = app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext();
         var tasks = await db.Tasks.AsNoTracking().OrderBy(t => t.Id).Select(t => t.Id + t.Status + t.Version + t.Title + t.SelectedImageId).ToListAsync();

@@ -60,8 +60,14 @@ public abstract class WorkflowTests(TestDatabase database)
         Assert.Equal(HttpStatusCode.OK, image.StatusCode);
         Assert.Equal(variations[1].GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(await image.Content.ReadAsByteArrayAsync())));
 
-        // The published image's preview is cleaned up; the others stay for the retention sweep.
-        Assert.False(File.Exists(Path.Combine(app.PreviewDirectory, variations[1].GetProperty("filename").GetString()!)));
+        // The published image's preview is cleaned up (just after the publish commits, so allow it a
+        // moment); the others stay for the retention sweep.
+        var publishedPreview = Path.Combine(app.PreviewDirectory, variations[1].GetProperty("filename").GetString()!);
+        for (var i = 0; i < 200 && File.Exists(publishedPreview); i++)
+        {
+            await Task.Delay(50);
+        }
+        Assert.False(File.Exists(publishedPreview));
         Assert.True(File.Exists(Path.Combine(app.PreviewDirectory, variations[0].GetProperty("filename").GetString()!)));
 
         var history = await client.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");

@@ -27,6 +27,8 @@ public sealed partial class OpenAIStandIn : IAsyncDisposable
     public int RequestCount => _requests.Count;
     public IReadOnlyList<JsonObject> Requests => _requests.Select(r => r.Body).ToList();
     public IReadOnlyList<string?> AuthorizationHeaders => _requests.Select(r => r.Authorization).ToList();
+    /// <summary>The answer when nothing is scripted; an article by default.</summary>
+    public Reply? Default { get; set; }
 
     public static async Task<OpenAIStandIn> StartAsync(string? acceptedKey = "sk-test-4f9c2a7e1b3d")
     {
@@ -78,7 +80,7 @@ public sealed partial class OpenAIStandIn : IAsyncDisposable
             await ErrorAsync(context, 400, problem.Message, "invalid_request_error", problem.Param, null);
             return;
         }
-        var reply = _script.TryDequeue(out var scripted) ? scripted : Article();
+        var reply = _script.TryDequeue(out var scripted) ? scripted : Default ?? Article();
         await reply(context, body);
     }
 
