@@ -98,8 +98,22 @@ public sealed class PostgresCluster : IDisposable
         var (file, prefix) = cluster.Wrap(Path.Combine(cluster._bin, "initdb"));
         await RunAsync(file, prefix + $"-D {data} -A trust -U postgres --no-sync -E UTF8 --locale=C");
         AppDomain.CurrentDomain.ProcessExit += (_, _) => cluster.Dispose();
+        cluster.StartWatchdog(data);
         await cluster.StartServerAsync();
         return cluster;
+    }
+
+    /// <summary>
+    /// The test host is not always let run its exit handlers (the runner may kill it), and a
+    /// postmaster started through runuser outlives it. A small shell loop outlives it too, notices,
+    /// and stops the cluster and removes its folder.
+    /// </summary>
+    private void StartWatchdog(string data)
+    {
+        var script = $"while kill -0 {Environment.ProcessId} 2>/dev/null; do sleep 1; done; " +
+                     $"pkill -KILL -f -- '[-]D {data} ' 2>/dev/null; sleep 1; rm -rf '{_root}'";
+        using var watchdog = Process.Start(new ProcessStartInfo("setsid", ["bash", "-c", script]) { UseShellExecute = false })
+            ?? throw new InvalidOperationException("the cluster's watchdog did not start");
     }
 
     private async Task StartServerAsync()
