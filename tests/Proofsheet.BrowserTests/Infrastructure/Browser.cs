@@ -40,6 +40,8 @@ public sealed class Browser : IAsyncLifetime
             ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
         });
         context.SetDefaultTimeout(20_000);
+        // Assertions wait as long as actions do: on a loaded CI machine a live update can take seconds.
+        Assertions.SetDefaultExpectTimeout(20_000);
         return await context.NewPageAsync();
     }
 
