@@ -21,6 +21,7 @@ builder.AddImages();
 builder.AddPublishing();
 builder.AddWebhooks();
 builder.AddTasks();
+builder.AddPostCache();
 builder.AddHub();
 
 var app = builder.Build();
@@ -33,6 +34,7 @@ app.UseWeb();
 app.UseAuthentication();
 app.UseAuthorization();
 app.UseHub();
+app.UseOutputCache();
 app.MapOpenApi();
 app.MapHealth();
 app.MapMediaFolder();

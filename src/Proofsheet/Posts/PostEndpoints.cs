@@ -16,7 +16,7 @@ public static class PostEndpoints
     public static IEndpointRouteBuilder MapPosts(this IEndpointRouteBuilder app)
     {
         // Published posts are public: no key needed.
-        var api = app.MapGroup("/api/posts").WithTags("Posts").AllowAnonymous();
+        var api = app.MapGroup("/api/posts").WithTags("Posts").AllowAnonymous().CachedAsPublished();
         api.MapGet("/", ListAsync);
         api.MapGet("/{slug}", GetAsync);
         return app;
@@ -69,9 +69,11 @@ public static class PostEndpoints
         return true;
     }
 
-    private static async Task<Results<Ok<PostResponse>, ProblemHttpResult>> GetAsync(string slug, PublishedPosts posts, CancellationToken ct)
+    private static async Task<Results<Ok<PostResponse>, ProblemHttpResult>> GetAsync(string slug, AppDbContext db, CancellationToken ct)
     {
-        var post = await posts.FindAsync(slug, ct);
+        var post = slug.Length <= Slug.MaxLength
+            ? await db.Posts.AsNoTracking().SingleOrDefaultAsync(p => p.Slug == slug && p.Status == PostStatus.Published, ct)
+            : null;
         return post is null ? Problems.NotFound("There is no published post with that slug.") : TypedResults.Ok(post.ToResponse());
     }
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
@@ -22,7 +23,7 @@ public sealed class Publisher(
     WebhookOutbox webhooks,
     WebhookSignal webhookSignal,
     PublicUrls urls,
-    PublishedPosts publishedPosts,
+    IOutputCacheStore outputCache,
     IOptionsMonitor<StorageOptions> storage,
     ILogger<Publisher> logger)
 {
@@ -121,7 +122,7 @@ public sealed class Publisher(
                 logger.LogDebug("Task {TaskId} changed while publishing; reading it again", taskId);
             }
         }
-        publishedPosts.Clear();
+        await outputCache.EvictByTagAsync(PostCache.Tag, CancellationToken.None);
         webhookSignal.Notify();
         logger.LogInformation("Task {TaskId} published", taskId);
         await CleanUpPreviewAsync(candidateId);

@@ -17,7 +17,7 @@ public static class SiteEndpoints
 
     public static IEndpointRouteBuilder MapSite(this IEndpointRouteBuilder app)
     {
-        var site = app.MapGroup("").AllowAnonymous().ExcludeFromDescription();
+        var site = app.MapGroup("").AllowAnonymous().ExcludeFromDescription().CachedAsPublished();
         site.MapGet("/", HomeAsync);
         site.MapGet("/posts/{slug}", PostAsync);
         site.MapGet("/feed.xml", FeedAsync);
@@ -41,9 +41,9 @@ public static class SiteEndpoints
         });
     }
 
-    private static async Task<IResult> PostAsync(string slug, PublishedPosts posts, PublicUrls urls, CancellationToken ct)
+    private static async Task<IResult> PostAsync(string slug, AppDbContext db, PublicUrls urls, CancellationToken ct)
     {
-        var post = await posts.FindAsync(slug, ct);
+        var post = slug.Length <= Slug.MaxLength ? await Published(db).SingleOrDefaultAsync(p => p.Slug == slug, ct) : null;
         return post is null
             ? new RazorComponentResult<SiteNotFound>() { StatusCode = 404 }
             : new RazorComponentResult<PostPage>(new { Post = post, BaseUrl = urls.BaseUrl });

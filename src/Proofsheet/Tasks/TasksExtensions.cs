@@ -15,7 +15,6 @@ public static class TasksExtensions
         builder.Services.AddSingleton<TaskQueue>();
         builder.Services.AddSingleton<TaskEventStream>();
         builder.Services.AddSingleton<PostReserver>();
-        builder.Services.AddSingleton<PublishedPosts>();
         builder.Services.AddSingleton<CandidateGenerator>();
         builder.Services.AddSingleton<Publisher>();
         builder.Services.AddSingleton<TaskPipeline>();
