@@ -263,7 +263,7 @@ public sealed class Benchmarks(BenchOptions o, Report report)
     public async Task MemoryAsync()
     {
         var imageBytes = 25L * 1024 * 1024;
-        var large = Png.Large(imageBytes);
+        var large = Proofsheet.Testing.Png.Large(imageBytes);
         await using var gpu = await GpuStandIn.StartAsync(new GpuStandIn { Exclusive = false, LargeImage = large });
         await using var cloudinary = await CloudinaryStandIn.StartAsync();
         var section = report.Section("4. Memory");

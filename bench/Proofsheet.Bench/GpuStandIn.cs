@@ -91,7 +91,7 @@ public sealed class GpuStandIn : IAsyncDisposable
             {
                 var first = Interlocked.Add(ref _nextSeed, count);
                 var seeds = Enumerable.Range(0, count).Select(i => first + i).ToArray();
-                var images = seeds.Select(s => Convert.ToBase64String(Png.ForIndex((int)(s % 97)))).ToArray();
+                var images = seeds.Select(s => Convert.ToBase64String(Proofsheet.Testing.Png.ForIndex((int)(s % 97)))).ToArray();
                 var info = JsonSerializer.Serialize(new { seed = seeds[0], all_seeds = seeds, index_of_first_image = 0 });
                 response = JsonSerializer.SerializeToUtf8Bytes(new { images, parameters = new { }, info });
             }

@@ -207,7 +207,7 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
             var seeds = Enumerable.Range(0, count).Select(i => first + i).ToArray();
             var images = Enumerable.Range(0, count).Select(i => Mode == A1111Mode.NotAnImage
                 ? Convert.ToBase64String("not an image"u8.ToArray())
-                : Convert.ToBase64String(TestPng.ForIndex(i + (int)(first % 7), Math.Min(width, 16)))).ToArray();
+                : Convert.ToBase64String(Proofsheet.Testing.Png.ForIndex(i + (int)(first % 7), Math.Min(width, 16)))).ToArray();
             var info = JsonSerializer.Serialize(new
             {
                 prompt = body["prompt"]?.GetValue<string>() ?? "",

@@ -259,7 +259,7 @@ internal sealed class ComfyUIStandIn : IAsyncDisposable
         for (var i = 0; i < batch; i++)
         {
             var file = $"{name}_{Interlocked.Increment(ref _counter):00000}_.png";
-            _files[$"output/{subfolder}/{file}"] = TestPng.ForIndex(i, Math.Min(latent["width"]!.GetValue<int>(), 16));
+            _files[$"output/{subfolder}/{file}"] = Proofsheet.Testing.Png.ForIndex(i, Math.Min(latent["width"]!.GetValue<int>(), 16));
             images.Add(new JsonObject { ["filename"] = file, ["subfolder"] = subfolder, ["type"] = "output" });
         }
         var output = new JsonObject { ["images"] = images };

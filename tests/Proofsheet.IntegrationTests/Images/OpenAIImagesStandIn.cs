@@ -47,7 +47,7 @@ internal sealed class OpenAIImagesStandIn : IAsyncDisposable
         app.MapGet("/files/{name}", (string name, HttpRequest request) =>
         {
             ImageDownloadsAuthorization.Enqueue(request.Headers.Authorization.ToString());
-            return Results.Bytes(TestPng.ForIndex(name.Length), "image/png");
+            return Results.Bytes(Proofsheet.Testing.Png.ForIndex(name.Length), "image/png");
         });
     }
 
@@ -100,7 +100,7 @@ internal sealed class OpenAIImagesStandIn : IAsyncDisposable
         }
         var b64 = model.StartsWith("gpt-image", StringComparison.Ordinal) || body["response_format"]?.GetValue<string>() == "b64_json";
         var data = Enumerable.Range(0, n).Select(i => (object)(b64 && !AnswerWithUrl
-            ? new { b64_json = Convert.ToBase64String(TestPng.ForIndex(i + Requests.Count)) }
+            ? new { b64_json = Convert.ToBase64String(Proofsheet.Testing.Png.ForIndex(i + Requests.Count)) }
             : new { url = $"{_server!.BaseUrl}/files/img{new string('x', i)}.png" })).ToArray();
         return Results.Json(new { created = 1713833628, data });
     }

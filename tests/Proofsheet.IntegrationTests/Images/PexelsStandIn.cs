@@ -44,7 +44,7 @@ internal sealed class PexelsStandIn : IAsyncDisposable
         app.MapGet("/photos/{id:int}/pexels-photo-{file}", (int id, HttpRequest request) =>
         {
             DownloadAuthorization.Enqueue(request.Headers.Authorization.ToString());
-            return Results.Bytes(TestPng.ForIndex(id, 12), "image/jpeg");
+            return Results.Bytes(Proofsheet.Testing.Png.ForIndex(id, 12), "image/jpeg");
         });
     }
 

@@ -2,9 +2,9 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 
-namespace Proofsheet.Bench;
+namespace Proofsheet.Testing;
 
-/// <summary>Real PNG files (copied from the integration tests' TestPng, plus a large incompressible one).</summary>
+/// <summary>Real PNG files for stand-ins: small coloured ones, and large incompressible ones (shared by the tests and the benchmarks).</summary>
 public static class Png
 {
     public static byte[] Encode(int width, int height, byte r, byte g, byte b) =>
