@@ -208,17 +208,17 @@ public static class HubEndpoints
         var tone = Blank(form["tone"]);
         var audience = Blank(form["audience"]);
         var source = Blank(form["image_source"])?.ToLowerInvariant();
-        if (topic.Length is < 3 or > 500)
+        if (topic.Length is < InputLimits.TopicMin or > InputLimits.Topic)
         {
-            errors["topic"] = "Write a topic of 3 to 500 characters.";
+            errors["topic"] = $"Write a topic of {InputLimits.TopicMin} to {InputLimits.Topic} characters.";
         }
-        if (tone?.Length > 100)
+        if (tone?.Length > InputLimits.Tone)
         {
-            errors["tone"] = "Keep the tone under 100 characters.";
+            errors["tone"] = $"Keep the tone under {InputLimits.Tone} characters.";
         }
-        if (audience?.Length > 200)
+        if (audience?.Length > InputLimits.Audience)
         {
-            errors["audience"] = "Keep the audience under 200 characters.";
+            errors["audience"] = $"Keep the audience under {InputLimits.Audience} characters.";
         }
         if (!int.TryParse(form["target_words"], out var words) || words is < 100 or > 10_000)
         {
@@ -385,17 +385,17 @@ public static class HubEndpoints
         var title = form["title"].ToString().Trim();
         var prompt = form["image_prompt"].ToString().Trim();
         string? error = null;
-        if (title.Length is < 1 or > 200)
+        if (title.Length is < 1 or > InputLimits.Title)
         {
-            error = "The title must be 1 to 200 characters long.";
+            error = $"The title must be 1 to {InputLimits.Title} characters long.";
         }
-        else if (prompt.Length is < 1 or > 2000)
+        else if (prompt.Length is < 1 or > InputLimits.Prompt)
         {
-            error = "The image prompt must be 1 to 2,000 characters long.";
+            error = $"The image prompt must be 1 to {InputLimits.Prompt:N0} characters long.";
         }
-        else if (form["excerpt"].ToString().Length > 1000 || form["content"].ToString().Length > 200_000 || form["image_alt"].ToString().Length > 500)
+        else if (form["excerpt"].ToString().Length > InputLimits.Excerpt || form["content"].ToString().Length > InputLimits.Content || form["image_alt"].ToString().Length > InputLimits.ImageAlt)
         {
-            error = "The excerpt (1,000), content (200,000) or alt text (500 characters) is too long.";
+            error = $"The excerpt ({InputLimits.Excerpt:N0}), content ({InputLimits.Content:N0}) or alt text ({InputLimits.ImageAlt} characters) is too long.";
         }
         if (error is null)
         {
@@ -448,9 +448,9 @@ public static class HubEndpoints
         {
             error = $"Ask for 1 to {opts.MaxVariations} images.";
         }
-        else if (prompt?.Length > 2000)
+        else if (prompt?.Length > InputLimits.Prompt)
         {
-            error = "The prompt must be at most 2,000 characters long.";
+            error = $"The prompt must be at most {InputLimits.Prompt:N0} characters long.";
         }
         else
         {
@@ -479,8 +479,8 @@ public static class HubEndpoints
             return TypedResults.BadRequest();
         }
         var feedback = Blank(form["feedback"]);
-        var outcome = feedback?.Length > 5000
-            ? Outcome.Invalid("feedback", "Keep the feedback under 5,000 characters.")
+        var outcome = feedback?.Length > InputLimits.Feedback
+            ? Outcome.Invalid("feedback", $"Keep the feedback under {InputLimits.Feedback:N0} characters.")
             : await actions.ApproveAsync(id, new ImageChoice(imageId, null), feedback, Actor(http.User), ct);
         if (outcome.Kind == OutcomeKind.Ok)
         {
@@ -502,13 +502,13 @@ public static class HubEndpoints
         var feedback = Blank(form["feedback"]);
         var newPrompt = Blank(form["new_prompt"]);
         string? error;
-        if (feedback is null || feedback.Length > 5000)
+        if (feedback is null || feedback.Length > InputLimits.Feedback)
         {
-            error = "Say why you reject it (up to 5,000 characters): the reason is kept in the history.";
+            error = $"Say why you reject it (up to {InputLimits.Feedback:N0} characters): the reason is kept in the history.";
         }
-        else if (newPrompt?.Length > 2000)
+        else if (newPrompt?.Length > InputLimits.Prompt)
         {
-            error = "The new prompt must be at most 2,000 characters long.";
+            error = $"The new prompt must be at most {InputLimits.Prompt:N0} characters long.";
         }
         else
         {

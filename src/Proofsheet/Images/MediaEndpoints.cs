@@ -45,7 +45,7 @@ public static class MediaEndpoints
     {
         var checks = GenerationChecks(request.Prompt, request.NumInferenceSteps, request.Source, chain)
             .Id("task_id", request.TaskId)
-            .Text("negative_prompt", request.NegativePrompt, 0, 2000)
+            .Text("negative_prompt", request.NegativePrompt, 0, InputLimits.Prompt)
             .Range("width", request.Width, 64, 4096)
             .Range("height", request.Height, 64, 4096)
             .Range("seed", request.Seed, -1, uint.MaxValue);
@@ -213,7 +213,7 @@ public static class MediaEndpoints
     }
 
     private static Checks GenerationChecks(string? prompt, int? steps, string? source, ImageGeneratorChain chain) => new Checks()
-        .Text("prompt", prompt, 1, 2000, required: true)
+        .Text("prompt", prompt, 1, InputLimits.Prompt, required: true)
         .Range("num_inference_steps", steps, 1, 200)
         .Rule(source is null || chain.IsAvailable(source), "source",
             $"source must be one of the configured image backends: {string.Join(", ", chain.Configured)}.");

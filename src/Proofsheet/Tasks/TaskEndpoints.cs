@@ -64,9 +64,9 @@ public static class TaskEndpoints
     {
         var opts = imageOptions.CurrentValue;
         var checks = new Checks()
-            .Text("topic", request.Topic, 3, 500, required: true)
-            .Text("tone", request.Tone, 0, 100)
-            .Text("audience", request.Audience, 0, 200)
+            .Text("topic", request.Topic, InputLimits.TopicMin, InputLimits.Topic, required: true)
+            .Text("tone", request.Tone, 0, InputLimits.Tone)
+            .Text("audience", request.Audience, 0, InputLimits.Audience)
             .Range("target_words", request.TargetWords, 100, 10_000)
             .Range("num_variations", request.NumVariations, 1, opts.MaxVariations)
             .Rule(request.ImageSource is null || chain.IsAvailable(request.ImageSource), "image_source",
@@ -128,11 +128,11 @@ public static class TaskEndpoints
             return Problems.NotFound($"There is no task {Shorten(id)}.");
         }
         var checks = new Checks()
-            .Text("title", request.Title, 1, 200)
-            .Text("excerpt", request.Excerpt, 0, 1000)
-            .Text("content", request.Content, 0, 200_000)
-            .Text("image_prompt", request.ImagePrompt, 1, 2000)
-            .Text("image_alt", request.ImageAlt, 0, 500);
+            .Text("title", request.Title, 1, InputLimits.Title)
+            .Text("excerpt", request.Excerpt, 0, InputLimits.Excerpt)
+            .Text("content", request.Content, 0, InputLimits.Content)
+            .Text("image_prompt", request.ImagePrompt, 1, InputLimits.Prompt)
+            .Text("image_alt", request.ImageAlt, 0, InputLimits.ImageAlt);
         if (!checks.Ok)
         {
             return checks.Problem();
@@ -224,7 +224,7 @@ public static class TaskEndpoints
         string id, ApproveRequest? request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
     {
         request ??= new ApproveRequest(null, null, null);
-        var checks = ChoiceChecks(request.Index, request.ImageId, required: false).Text("feedback", request.Feedback, 0, 5000);
+        var checks = ChoiceChecks(request.Index, request.ImageId, required: false).Text("feedback", request.Feedback, 0, InputLimits.Feedback);
         if (!checks.Ok)
         {
             return checks.Problem();
@@ -255,7 +255,7 @@ public static class TaskEndpoints
     private static Task<IResult> RejectAsync(
         string id, RejectRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
     {
-        var checks = new Checks().Text("feedback", request.Feedback, 1, 5000, required: true).Text("new_prompt", request.NewPrompt, 1, 2000);
+        var checks = new Checks().Text("feedback", request.Feedback, 1, InputLimits.Feedback, required: true).Text("new_prompt", request.NewPrompt, 1, InputLimits.Prompt);
         return checks.Ok
             ? Act(id, db, previews, stream, () => actions.RejectAsync(id, request.Feedback!.Trim(), request.NewPrompt?.Trim(), ActorOf(user), ct), ct)
             : Task.FromResult<IResult>(checks.Problem());
@@ -265,7 +265,7 @@ public static class TaskEndpoints
         string id, GenerateMoreRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
         IOptionsMonitor<ImageOptions> imageOptions, ClaimsPrincipal user, CancellationToken ct)
     {
-        var checks = new Checks().Range("num_variations", request.NumVariations, 1, imageOptions.CurrentValue.MaxVariations).Text("prompt", request.Prompt, 1, 2000);
+        var checks = new Checks().Range("num_variations", request.NumVariations, 1, imageOptions.CurrentValue.MaxVariations).Text("prompt", request.Prompt, 1, InputLimits.Prompt);
         return checks.Ok
             ? Act(id, db, previews, stream, () => actions.GenerateMoreAsync(id, request.NumVariations ?? imageOptions.CurrentValue.DefaultVariations, request.Prompt?.Trim(), ActorOf(user), ct), ct)
             : Task.FromResult<IResult>(checks.Problem());
