@@ -29,6 +29,13 @@ public static class DataExtensions
             _ => throw new InvalidOperationException($"Database:Provider '{provider}' is not one of sqlite, postgres."),
         };
         builder.Services.AddSingleton(factory);
+        builder.Services.AddSingleton(new DatabaseInfo(provider is "postgres" or "postgresql", connectionString));
+        if (provider == "sqlite")
+        {
+            // A factory, not an instance: the container disposes what it made, releasing the lock on stop.
+            var sqlite = SqliteConnectionString(connectionString, paths);
+            builder.Services.AddSingleton(_ => new SqliteSingleProcess(sqlite));
+        }
         builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext());
         return builder;
     }
@@ -51,9 +58,14 @@ public static class DataExtensions
     /// <summary>Applies the hand-written migrations of the configured provider.</summary>
     public static async Task MigrateDatabaseAsync(this IServiceProvider services, CancellationToken ct = default)
     {
+        // Before anything touches the file: a second process on one SQLite database is refused here.
+        services.GetService<SqliteSingleProcess>()?.Acquire();
         await using var db = await services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync(ct);
         await db.Database.MigrateAsync(ct);
     }
+
+    /// <summary>Which database the app runs on: PostgreSQL coordinates several nodes, SQLite serves one.</summary>
+    public sealed record DatabaseInfo(bool IsPostgres, string? ConnectionString);
 
     private sealed class ProviderContextFactory<TContext>(DbContextOptions<TContext> options, Func<DbContextOptions<TContext>, TContext> create)
         : IDbContextFactory<AppDbContext>
