@@ -34,6 +34,7 @@ public static class ClusterExtensions
         services.AddSingleton<TaskLeases>();
         services.AddSingleton<RateCounters>();
         services.AddSingleton<ClusterMessageHandler>();
+        services.AddSingleton<ClusterStatus>();
         services.AddHostedService<NodeHeartbeat>();
 
         var database = services.Select(d => d.ImplementationInstance).OfType<DataExtensions.DatabaseInfo>().Single();

@@ -605,15 +605,17 @@ public static class HubEndpoints
     }
 
     private static async Task<RazorComponentResult> HealthAsync(
-        HttpContext http, HealthCheckService health, IConfiguration configuration, PreviewStore previews, CancellationToken ct)
+        HttpContext http, HealthCheckService health, IConfiguration configuration, PreviewStore previews, Cluster.ClusterStatus cluster, CancellationToken ct)
     {
         var report = await health.CheckHealthAsync(ct);
+        var nodes = await cluster.ReadAsync(ct);
         var files = previews.EnumerateOwnFiles().ToList();
         return new RazorComponentResult<HealthPage>(new
         {
             Hub = HubContext.For(http, "health"),
             Report = report,
             Settings = HubConfiguration.Describe(configuration),
+            Nodes = nodes,
             PreviewDirectory = previews.Directory,
             PreviewFiles = files.Count,
             PreviewBytes = files.Sum(f => f.Length),

@@ -197,6 +197,39 @@ public sealed partial class ClusterTests
     }
 
     [Fact]
+    public async Task The_health_page_lists_each_node_with_the_tasks_it_holds()
+    {
+        var gate = new GatedTitleCards();
+        var settings = Fast(new() { ["Auth:AdminPassword"] = "correct horse battery" });
+        await using var a = await TestApp.StartAsync(Postgres, settings, gate.Install);
+        await using var b = await TestApp.StartAsync(Postgres, settings, gate.Install, sameDataAs: a);
+        var id = (await a.CreateTaskAsync("Write about Busy Nodes")).GetProperty("id").GetString()!;
+        await gate.Entered.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        var (runner, other) = await RunnerAndOtherAsync(id, a, b);
+        // Both nodes have beaten at least once by the time they serve requests.
+        await runner.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<Proofsheet.Cluster.NodeHeartbeat>().Single().BeatAsync(CancellationToken.None);
+        await other.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<Proofsheet.Cluster.NodeHeartbeat>().Single().BeatAsync(CancellationToken.None);
+
+        var cookies = new Dictionary<string, string>();
+        var form = await SendAsync(other, cookies, new HttpRequestMessage(HttpMethod.Get, "/hub/login"));
+        var (field, token) = HiddenField(await form.Content.ReadAsStringAsync());
+        await SendAsync(other, cookies, new HttpRequestMessage(HttpMethod.Post, "/hub/login")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { [field] = token, ["password"] = "correct horse battery" }),
+        });
+        var page = await (await SendAsync(other, cookies, new HttpRequestMessage(HttpMethod.Get, "/hub/health"))).Content.ReadAsStringAsync();
+
+        var runnerId = runner.Services.GetRequiredService<Proofsheet.Cluster.NodeIdentity>().Id;
+        var otherId = other.Services.GetRequiredService<Proofsheet.Cluster.NodeIdentity>().Id;
+        var runnerRow = page[page.IndexOf(runnerId, StringComparison.Ordinal)..];
+        runnerRow = runnerRow[..runnerRow.IndexOf("</tr>", StringComparison.Ordinal)];
+        Assert.Contains($"/hub/tasks/{id}", runnerRow, StringComparison.Ordinal);
+        Assert.Contains(otherId + "</code><span class=\"muted\"> (this page)", page, StringComparison.Ordinal);
+        gate.Open();
+        a.DeleteFolder();
+    }
+
+    [Fact]
     public async Task The_generation_limit_and_the_login_throttle_count_requests_on_every_node()
     {
         var settings = Fast(new() { ["RateLimits:Generation:PermitLimit"] = "4", ["RateLimits:Generation:Window"] = "01:00:00", ["Auth:AdminPassword"] = "correct horse battery" });
