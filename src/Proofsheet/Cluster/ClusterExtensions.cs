@@ -30,7 +30,6 @@ public static class ClusterExtensions
         var services = builder.Services;
         services.AddSection<ClusterOptions>(ClusterOptions.Section);
         services.AddSection<ForwardedHeadersSettings>(ForwardedHeadersSettings.Section);
-        services.AddSingleton<NodeIdentity>();
         services.AddSingleton<TaskLeases>();
         services.AddSingleton<RateCounters>();
         services.AddSingleton<ClusterMessageHandler>();

@@ -13,14 +13,14 @@ public sealed class ClusterOptions
 /// <summary>Who this process is among the nodes: the owner written on the task leases it takes.</summary>
 public sealed class NodeIdentity
 {
-    public NodeIdentity(Microsoft.Extensions.Options.IOptions<ClusterOptions> options)
+    public NodeIdentity(string? configuredId)
     {
         Host = Environment.MachineName;
         // A restarted process is a new node: its predecessor's leases expire instead of being
         // silently inherited, and two test hosts in one process are two nodes.
-        Id = string.IsNullOrWhiteSpace(options.Value.NodeId)
+        Id = string.IsNullOrWhiteSpace(configuredId)
             ? $"{Host}-{Environment.ProcessId}-{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}"
-            : options.Value.NodeId.Trim();
+            : configuredId.Trim();
     }
 
     public string Id { get; }

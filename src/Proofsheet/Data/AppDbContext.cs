@@ -17,6 +17,9 @@ namespace Proofsheet.Data;
 /// </summary>
 public class AppDbContext(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
 {
+    /// <summary>This process's node id, written on every task event it records.</summary>
+    public string? NodeId { get; init; }
+
     public DbSet<ContentTask> Tasks => Set<ContentTask>();
     public DbSet<TaskEvent> TaskEvents => Set<TaskEvent>();
     public DbSet<Post> Posts => Set<Post>();
@@ -62,6 +65,9 @@ public class AppDbContext(DbContextOptions options) : DbContext(options), IDataP
                 case ContentTask task when entry.State == EntityState.Modified:
                     task.Version++;
                     task.UpdatedAt = now;
+                    break;
+                case TaskEvent taskEvent when entry.State == EntityState.Added:
+                    taskEvent.Node ??= NodeId;
                     break;
                 case Post post when entry.State == EntityState.Modified:
                     post.Version++;

@@ -9,6 +9,9 @@ public static class DataExtensions
     {
         var paths = new AppPaths(builder.Configuration);
         builder.Services.AddSingleton(paths);
+        // Known before any database work: every task event records the node that wrote it.
+        var node = new Cluster.NodeIdentity(builder.Configuration[$"{Cluster.ClusterOptions.Section}:NodeId"]);
+        builder.Services.AddSingleton(node);
 
         var provider = (builder.Configuration["Database:Provider"] ?? "sqlite").Trim().ToLowerInvariant();
         var connectionString = builder.Configuration.GetConnectionString("Default");
@@ -19,13 +22,13 @@ public static class DataExtensions
                     .UseSqlite(SqliteConnectionString(connectionString, paths))
                     .AddInterceptors(new SqlitePragmas())
                     .Options,
-                o => new SqliteAppDbContext(o)),
+                o => new SqliteAppDbContext(o) { NodeId = node.Id }),
             "postgres" or "postgresql" => new ProviderContextFactory<PostgresAppDbContext>(
                 new DbContextOptionsBuilder<PostgresAppDbContext>()
                     .UseNpgsql(connectionString ?? throw new InvalidOperationException(
                         "Database:Provider is postgres but ConnectionStrings:Default is not set."))
                     .Options,
-                o => new PostgresAppDbContext(o)),
+                o => new PostgresAppDbContext(o) { NodeId = node.Id }),
             _ => throw new InvalidOperationException($"Database:Provider '{provider}' is not one of sqlite, postgres."),
         };
         builder.Services.AddSingleton(factory);

@@ -120,4 +120,6 @@ public sealed class TaskEvent
     public string? FromStatus { get; init; }
     public string? ToStatus { get; init; }
     public string? Detail { get; init; }
+    /// <summary>The node that recorded it: with several nodes, where a step ran.</summary>
+    public string? Node { get; set; }
 }

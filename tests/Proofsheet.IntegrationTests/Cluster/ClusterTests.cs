@@ -49,6 +49,9 @@ public sealed partial class ClusterTests
         await using var db = Db(a);
         Assert.Equal(24, await db.Images.CountAsync());
         Assert.Empty(await db.Tasks.Where(t => t.LeaseOwner != null).Select(t => t.Id).ToListAsync());
+        // History says where each step ran.
+        var nodeIds = new[] { a, b }.Select(n => n.Services.GetRequiredService<Proofsheet.Cluster.NodeIdentity>().Id).ToList();
+        Assert.All(await db.TaskEvents.Select(e => e.Node).ToListAsync(), n => Assert.Contains(n, nodeIds));
         a.DeleteFolder();
     }
 

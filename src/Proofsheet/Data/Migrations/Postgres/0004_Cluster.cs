@@ -13,6 +13,7 @@ public sealed class Cluster : Migration
         ALTER TABLE tasks ADD "LeaseOwner" text;
         ALTER TABLE tasks ADD "LeaseExpiresAt" timestamp with time zone;
         CREATE INDEX "IX_tasks_LeaseOwner" ON tasks ("LeaseOwner");
+        ALTER TABLE task_events ADD "Node" text;
 
         CREATE TABLE nodes (
             "Id" text NOT NULL,

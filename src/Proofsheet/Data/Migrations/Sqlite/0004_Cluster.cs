@@ -14,6 +14,7 @@ public sealed class Cluster : Migration
         ALTER TABLE "tasks" ADD "LeaseOwner" TEXT NULL;
         ALTER TABLE "tasks" ADD "LeaseExpiresAt" TEXT NULL;
         CREATE INDEX "IX_tasks_LeaseOwner" ON "tasks" ("LeaseOwner");
+        ALTER TABLE "task_events" ADD "Node" TEXT NULL;
 
         CREATE TABLE "nodes" (
             "Id" TEXT NOT NULL CONSTRAINT "PK_nodes" PRIMARY KEY,
