@@ -23,7 +23,8 @@ public sealed class ForwardedHeadersSettings
 /// </summary>
 public static class ClusterExtensions
 {
-    private const long KeyRingLock = 0x50726f6f66_01; // "Proof" + 1: the advisory lock serialising key creation
+    /// <summary>The PostgreSQL advisory lock key that serialises creating the first Data Protection key.</summary>
+    private const long KeyRingLock = 0x50726f6f66_01;
 
     public static WebApplicationBuilder AddCluster(this WebApplicationBuilder builder)
     {

@@ -5,6 +5,9 @@ namespace Proofsheet.Data;
 
 public static class DataExtensions
 {
+    /// <summary>The PostgreSQL advisory lock key that serialises migrations between nodes.</summary>
+    internal const long MigrationLock = 0x50726f6f66_02;
+
     public static WebApplicationBuilder AddData(this WebApplicationBuilder builder)
     {
         var paths = new AppPaths(builder.Configuration);
@@ -63,8 +66,30 @@ public static class DataExtensions
     {
         // Before anything touches the file: a second process on one SQLite database is refused here.
         services.GetService<SqliteSingleProcess>()?.Acquire();
+        var database = services.GetRequiredService<DatabaseInfo>();
         await using var db = await services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync(ct);
-        await db.Database.MigrateAsync(ct);
+        if (!database.IsPostgres)
+        {
+            await db.Database.MigrateAsync(ct);
+            return;
+        }
+        // Nodes started together would each apply the same migration: they take turns, and the
+        // second finds nothing left to do.
+        await using var connection = new Npgsql.NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(ct);
+        await using (var take = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock})", connection))
+        {
+            await take.ExecuteNonQueryAsync(ct);
+        }
+        try
+        {
+            await db.Database.MigrateAsync(ct);
+        }
+        finally
+        {
+            await using var release = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLock})", connection);
+            await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
     }
 
     /// <summary>Which database the app runs on: PostgreSQL coordinates several nodes, SQLite serves one.</summary>
