@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Proofsheet test. On a fresh machine it first installs what the tests need and is
 # missing: the npm tools under tests/tools (s3rver, a real S3-compatible server), PostgreSQL's
-# server binaries (the integration tests start their own throwaway cluster) and Chromium (the
-# browser tests).
+# server binaries (the integration tests start their own throwaway cluster), Chromium (the
+# browser tests) and nginx (the multi-node test).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,6 +27,14 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   echo "== installing Chromium"
   apt_install chromium
+fi
+
+# The multi-node test runs the project's deploy/nginx.conf in Debian's nginx.
+if [ ! -x /usr/sbin/nginx ]; then
+  echo "== installing nginx"
+  apt_install nginx
+  # The package starts a default server on port 80; the tests run their own.
+  (service nginx stop || true) >/dev/null 2>&1
 fi
 
 mkdir -p test-artifacts

@@ -8,7 +8,7 @@ namespace Proofsheet.Bench;
 public sealed record BenchOptions(string AppPath, int Reps, TimeSpan LoadDuration, int Connections, IReadOnlyList<string> ReadPaths);
 
 /// <summary>The five measurements of issue 7. Each starts the app (and its stand-ins) itself and stops them again.</summary>
-public sealed class Benchmarks(BenchOptions o, Report report)
+public sealed partial class Benchmarks(BenchOptions o, Report report)
 {
     private int _marker;
 

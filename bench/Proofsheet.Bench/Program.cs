@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Proofsheet.Bench;
 
-// Usage: bench/run.sh [--out docs/benchmarks.md] [--only overhead,variations,read,memory,startup]
+// Usage: bench/run.sh [--out docs/benchmarks.md] [--only overhead,variations,read,memory,startup,nodes]
 //        [--reps 3] [--duration 5] [--connections 64] [--read-paths /api/posts/{slug},/posts/{slug},/api/posts]
 //        [--app path/to/Proofsheet]
 var args_ = Args.Parse(args);
@@ -25,7 +25,7 @@ var options = new BenchOptions(
     TimeSpan.FromSeconds(int.Parse(args_.Get("duration") ?? "5", CultureInfo.InvariantCulture)),
     int.Parse(args_.Get("connections") ?? "64", CultureInfo.InvariantCulture),
     (args_.Get("read-paths") ?? "/api/posts/{slug},/posts/{slug},/api/posts").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-var only = (args_.Get("only") ?? "overhead,variations,read,memory,startup").Split(',', StringSplitOptions.TrimEntries).ToHashSet();
+var only = (args_.Get("only") ?? "overhead,variations,read,memory,startup,nodes").Split(',', StringSplitOptions.TrimEntries).ToHashSet();
 var output = args_.Get("out") ?? Path.Combine(root, "docs", "benchmarks.md");
 
 var report = new Report();
@@ -51,6 +51,10 @@ if (only.Contains("variations"))
 if (only.Contains("read"))
 {
     await benchmarks.ReadPathAsync();
+}
+if (only.Contains("nodes"))
+{
+    await benchmarks.NodesAsync();
 }
 
 var command = "bench/run.sh" + (args.Length > 0 ? " " + string.Join(' ', args) : "");

@@ -71,6 +71,11 @@ public sealed class PipelineOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>How long <c>approve</c> waits for the publish to finish before answering 202.</summary>
     public TimeSpan ApproveWait { get; set; } = TimeSpan.FromSeconds(15);
+    /// <summary>
+    /// How long a node's claim on a task lasts without renewal. The node renews it every third of
+    /// this while it works; when a node dies, another takes its tasks after this long (plus a poll).
+    /// </summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 public static class OptionsExtensions

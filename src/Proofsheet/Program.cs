@@ -1,5 +1,6 @@
 using Proofsheet;
 using Proofsheet.Auth;
+using Proofsheet.Cluster;
 using Proofsheet.Data;
 using Proofsheet.Health;
 using Proofsheet.Hub;
@@ -14,6 +15,7 @@ using Proofsheet.Writing;
 var builder = WebApplication.CreateBuilder(args);
 builder.AddWeb();
 builder.AddData();
+builder.AddCluster();
 builder.AddAuth();
 builder.AddHealth();
 builder.AddWriting();
@@ -27,9 +29,11 @@ builder.AddHub();
 var app = builder.Build();
 app.Services.GetRequiredService<AppPaths>().EnsureCreated();
 await app.Services.MigrateDatabaseAsync();
+await app.Services.JoinClusterAsync();
 await app.Services.GetRequiredService<ApiKeyStore>().InitializeAsync(CancellationToken.None);
 await app.Services.GetRequiredService<AdminPassword>().InitializeAsync(CancellationToken.None);
 
+app.UseCluster();
 app.UseWeb();
 app.UseAuthentication();
 app.UseAuthorization();

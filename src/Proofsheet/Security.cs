@@ -39,12 +39,10 @@ public static class Security
             o.AddPolicy(GenerationPolicy, context =>
             {
                 var opts = context.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<GenerationRateLimitOptions>>().CurrentValue;
-                return RateLimitPartition.GetFixedWindowLimiter(PartitionOf(context), _ => new FixedWindowRateLimiterOptions
-                {
-                    PermitLimit = opts.PermitLimit,
-                    Window = opts.Window,
-                    QueueLimit = 0,
-                });
+                var counters = context.RequestServices.GetRequiredService<Cluster.RateCounters>();
+                // Counted in the database: every node sees the same count for a key.
+                return RateLimitPartition.Get(PartitionOf(context), key =>
+                    new Cluster.SharedWindowLimiter(counters, "generation:" + key, opts.PermitLimit, opts.Window));
             });
             o.OnRejected = async (context, ct) =>
             {

@@ -1,7 +1,9 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore.Metadata.Builders;
 using Microsoft.EntityFrameworkCore.Storage.ValueConversion;
 using Proofsheet.Auth;
+using Proofsheet.Cluster;
 using Proofsheet.Images;
 using Proofsheet.Posts;
 using Proofsheet.Tasks;
@@ -13,8 +15,11 @@ namespace Proofsheet.Data;
 /// The one model, shared by both providers. Each provider has a derived context type
 /// (below) so that its hand-written migrations can be told apart.
 /// </summary>
-public class AppDbContext(DbContextOptions options) : DbContext(options)
+public class AppDbContext(DbContextOptions options) : DbContext(options), IDataProtectionKeyContext
 {
+    /// <summary>This process's node id, written on every task event it records.</summary>
+    public string? NodeId { get; init; }
+
     public DbSet<ContentTask> Tasks => Set<ContentTask>();
     public DbSet<TaskEvent> TaskEvents => Set<TaskEvent>();
     public DbSet<Post> Posts => Set<Post>();
@@ -22,6 +27,10 @@ public class AppDbContext(DbContextOptions options) : DbContext(options)
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
     public DbSet<AppSetting> Settings => Set<AppSetting>();
+    public DbSet<Node> Nodes => Set<Node>();
+    public DbSet<RateCounter> RateCounters => Set<RateCounter>();
+    /// <summary>The Hub's cookie and antiforgery keys, shared by every node (ASP.NET Core Data Protection).</summary>
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder modelBuilder) =>
         modelBuilder.ApplyConfigurationsFromAssembly(typeof(AppDbContext).Assembly, t => t.Namespace == typeof(AppDbContext).Namespace);
@@ -57,6 +66,9 @@ public class AppDbContext(DbContextOptions options) : DbContext(options)
                     task.Version++;
                     task.UpdatedAt = now;
                     break;
+                case TaskEvent taskEvent when entry.State == EntityState.Added:
+                    taskEvent.Node ??= NodeId;
+                    break;
                 case Post post when entry.State == EntityState.Modified:
                     post.Version++;
                     post.UpdatedAt = now;
@@ -86,6 +98,7 @@ internal sealed class ContentTaskConfiguration : IEntityTypeConfiguration<Conten
         b.HasIndex(t => new { t.Status, t.NextAttemptAt });
         b.HasIndex(t => t.CreatedAt);
         b.HasIndex(t => t.PostId);
+        b.HasIndex(t => t.LeaseOwner);
     }
 }
 

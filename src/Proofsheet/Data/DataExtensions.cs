@@ -5,10 +5,16 @@ namespace Proofsheet.Data;
 
 public static class DataExtensions
 {
+    /// <summary>The PostgreSQL advisory lock key that serialises migrations between nodes.</summary>
+    internal const long MigrationLock = 0x50726f6f66_02;
+
     public static WebApplicationBuilder AddData(this WebApplicationBuilder builder)
     {
         var paths = new AppPaths(builder.Configuration);
         builder.Services.AddSingleton(paths);
+        // Known before any database work: every task event records the node that wrote it.
+        var node = new Cluster.NodeIdentity(builder.Configuration[$"{Cluster.ClusterOptions.Section}:NodeId"]);
+        builder.Services.AddSingleton(node);
 
         var provider = (builder.Configuration["Database:Provider"] ?? "sqlite").Trim().ToLowerInvariant();
         var connectionString = builder.Configuration.GetConnectionString("Default");
@@ -19,16 +25,23 @@ public static class DataExtensions
                     .UseSqlite(SqliteConnectionString(connectionString, paths))
                     .AddInterceptors(new SqlitePragmas())
                     .Options,
-                o => new SqliteAppDbContext(o)),
+                o => new SqliteAppDbContext(o) { NodeId = node.Id }),
             "postgres" or "postgresql" => new ProviderContextFactory<PostgresAppDbContext>(
                 new DbContextOptionsBuilder<PostgresAppDbContext>()
                     .UseNpgsql(connectionString ?? throw new InvalidOperationException(
                         "Database:Provider is postgres but ConnectionStrings:Default is not set."))
                     .Options,
-                o => new PostgresAppDbContext(o)),
+                o => new PostgresAppDbContext(o) { NodeId = node.Id }),
             _ => throw new InvalidOperationException($"Database:Provider '{provider}' is not one of sqlite, postgres."),
         };
         builder.Services.AddSingleton(factory);
+        builder.Services.AddSingleton(new DatabaseInfo(provider is "postgres" or "postgresql", connectionString));
+        if (provider == "sqlite")
+        {
+            // A factory, not an instance: the container disposes what it made, releasing the lock on stop.
+            var sqlite = SqliteConnectionString(connectionString, paths);
+            builder.Services.AddSingleton(_ => new SqliteSingleProcess(sqlite));
+        }
         builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext());
         return builder;
     }
@@ -51,9 +64,36 @@ public static class DataExtensions
     /// <summary>Applies the hand-written migrations of the configured provider.</summary>
     public static async Task MigrateDatabaseAsync(this IServiceProvider services, CancellationToken ct = default)
     {
+        // Before anything touches the file: a second process on one SQLite database is refused here.
+        services.GetService<SqliteSingleProcess>()?.Acquire();
+        var database = services.GetRequiredService<DatabaseInfo>();
         await using var db = await services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync(ct);
-        await db.Database.MigrateAsync(ct);
+        if (!database.IsPostgres)
+        {
+            await db.Database.MigrateAsync(ct);
+            return;
+        }
+        // Nodes started together would each apply the same migration: they take turns, and the
+        // second finds nothing left to do.
+        await using var connection = new Npgsql.NpgsqlConnection(database.ConnectionString);
+        await connection.OpenAsync(ct);
+        await using (var take = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock})", connection))
+        {
+            await take.ExecuteNonQueryAsync(ct);
+        }
+        try
+        {
+            await db.Database.MigrateAsync(ct);
+        }
+        finally
+        {
+            await using var release = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_unlock({MigrationLock})", connection);
+            await release.ExecuteNonQueryAsync(CancellationToken.None);
+        }
     }
+
+    /// <summary>Which database the app runs on: PostgreSQL coordinates several nodes, SQLite serves one.</summary>
+    public sealed record DatabaseInfo(bool IsPostgres, string? ConnectionString);
 
     private sealed class ProviderContextFactory<TContext>(DbContextOptions<TContext> options, Func<DbContextOptions<TContext>, TContext> create)
         : IDbContextFactory<AppDbContext>

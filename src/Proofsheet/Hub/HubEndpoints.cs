@@ -2,7 +2,6 @@ using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text.Json;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Components;
@@ -110,13 +109,13 @@ public static class HubEndpoints
         var form = await http.Request.ReadFormAsync();
         var returnUrl = form["returnUrl"].ToString();
         var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
-        if (throttle.IsLockedOut(client))
+        if (await throttle.IsLockedOutAsync(client, http.RequestAborted))
         {
             return Login(http, "Too many failed attempts. Wait a few minutes and try again.", returnUrl, StatusCodes.Status429TooManyRequests);
         }
         if (!password.Verify(form["password"].ToString()))
         {
-            throttle.Failed(client);
+            await throttle.FailedAsync(client, http.RequestAborted);
             return Login(http, "That password is not right.", returnUrl, StatusCodes.Status401Unauthorized);
         }
         var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin")], AuthExtensions.HubScheme);
@@ -606,15 +605,17 @@ public static class HubEndpoints
     }
 
     private static async Task<RazorComponentResult> HealthAsync(
-        HttpContext http, HealthCheckService health, IConfiguration configuration, PreviewStore previews, CancellationToken ct)
+        HttpContext http, HealthCheckService health, IConfiguration configuration, PreviewStore previews, Cluster.ClusterStatus cluster, CancellationToken ct)
     {
         var report = await health.CheckHealthAsync(ct);
+        var nodes = await cluster.ReadAsync(ct);
         var files = previews.EnumerateOwnFiles().ToList();
         return new RazorComponentResult<HealthPage>(new
         {
             Hub = HubContext.For(http, "health"),
             Report = report,
             Settings = HubConfiguration.Describe(configuration),
+            Nodes = nodes,
             PreviewDirectory = previews.Directory,
             PreviewFiles = files.Count,
             PreviewBytes = files.Sum(f => f.Length),
@@ -640,27 +641,3 @@ public static class HubEndpoints
 
 public sealed record TaskRow(
     string Id, string Topic, string? Title, string Status, DateTime CreatedAt, DateTime UpdatedAt, int Candidates, string? ThumbnailId, string? Error);
-
-/// <summary>
-/// Failed Hub logins per client address, with the framework's fixed-window limiter: after five
-/// failures in fifteen minutes, that address is refused until the window ends.
-/// </summary>
-public sealed class LoginThrottle : IDisposable
-{
-    private readonly PartitionedRateLimiter<string> _failures = PartitionedRateLimiter.Create<string, string>(client =>
-        RateLimitPartition.GetFixedWindowLimiter(client, _ => new FixedWindowRateLimiterOptions
-        {
-            PermitLimit = 5,
-            Window = TimeSpan.FromMinutes(15),
-            QueueLimit = 0,
-        }));
-
-    public bool IsLockedOut(string client) => _failures.GetStatistics(client)?.CurrentAvailablePermits == 0;
-
-    public void Failed(string client)
-    {
-        using var lease = _failures.AttemptAcquire(client);
-    }
-
-    public void Dispose() => _failures.Dispose();
-}

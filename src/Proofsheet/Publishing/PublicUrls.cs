@@ -5,11 +5,12 @@ using Microsoft.Extensions.Options;
 namespace Proofsheet.Publishing;
 
 /// <summary>
-/// The app's public address, for URLs made outside any request (a post's featured image is
-/// published by a background worker). <c>Publishing:PublicBaseUrl</c> wins; otherwise the
-/// address the server listens on.
+/// The app's public address. <c>Publishing:PublicBaseUrl</c> wins; otherwise, during a request,
+/// the address the client used (behind a trusted proxy, its scheme and host: see
+/// <c>ForwardedHeaders:KnownProxies</c>); outside any request (a post's featured image is
+/// published by a background worker), the address the server listens on.
 /// </summary>
-public sealed class PublicUrls(IOptionsMonitor<PublishingOptions> options, IServer server)
+public sealed class PublicUrls(IOptionsMonitor<PublishingOptions> options, IServer server, IHttpContextAccessor http)
 {
     public string BaseUrl
     {
@@ -19,6 +20,10 @@ public sealed class PublicUrls(IOptionsMonitor<PublishingOptions> options, IServ
             if (!string.IsNullOrWhiteSpace(configured))
             {
                 return configured.TrimEnd('/');
+            }
+            if (http.HttpContext?.Request is { Host.HasValue: true } request)
+            {
+                return $"{request.Scheme}://{request.Host}";
             }
             var address = server.Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault() ?? "http://localhost";
             var uri = new UriBuilder(address.Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://*", "://localhost", StringComparison.Ordinal));

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
@@ -23,7 +22,7 @@ public sealed class Publisher(
     WebhookOutbox webhooks,
     WebhookSignal webhookSignal,
     PublicUrls urls,
-    IOutputCacheStore outputCache,
+    PublishedPostsChanged postsChanged,
     IOptionsMonitor<StorageOptions> storage,
     ILogger<Publisher> logger)
 {
@@ -122,7 +121,7 @@ public sealed class Publisher(
                 logger.LogDebug("Task {TaskId} changed while publishing; reading it again", taskId);
             }
         }
-        await outputCache.EvictByTagAsync(PostCache.Tag, CancellationToken.None);
+        await postsChanged.AnnounceAsync();
         webhookSignal.Notify();
         logger.LogInformation("Task {TaskId} published", taskId);
         await CleanUpPreviewAsync(candidateId);

@@ -11,6 +11,7 @@ public static class PublishingExtensions
             .Validate(o => KnownStores.Contains(o.Provider.Trim().ToLowerInvariant()),
                 $"Publishing:Provider must be one of: {string.Join(", ", KnownStores)}.");
         builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<PublicUrls>();
         builder.Services.AddSingleton<IPublishingStore, LocalPublishingStore>();
 

@@ -76,6 +76,9 @@ public sealed class ContentTask : IHasId
     public string? Error { get; set; }
     public int Attempts { get; set; }
     public DateTime? NextAttemptAt { get; set; }
+    /// <summary>The node running a step of this task, until <see cref="LeaseExpiresAt"/>; null when no node is.</summary>
+    public string? LeaseOwner { get; set; }
+    public DateTime? LeaseExpiresAt { get; set; }
 
     public string? Title { get; set; }
     public string? Slug { get; set; }
@@ -117,4 +120,6 @@ public sealed class TaskEvent
     public string? FromStatus { get; init; }
     public string? ToStatus { get; init; }
     public string? Detail { get; init; }
+    /// <summary>The node that recorded it: with several nodes, where a step ran.</summary>
+    public string? Node { get; set; }
 }

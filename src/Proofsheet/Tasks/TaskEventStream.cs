@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Text.Json;
 using System.Threading.Channels;
+using Proofsheet.Cluster;
 
 namespace Proofsheet.Tasks;
 
@@ -10,15 +12,23 @@ public sealed record TaskStreamMessage(string Type, object Data);
 public sealed record ProgressData(int Done, int Total, string? Step, string Stage);
 
 /// <summary>
-/// In-process fan-out of live task messages (status changes, generation progress). The durable
-/// record is the task_events table; this only carries what happens while someone is watching.
+/// Fan-out of live task messages (status changes, generation progress) to this node's listeners,
+/// and through the cluster bus to every other node's. The durable record is the task_events
+/// table; this only carries what happens while someone is watching.
 /// </summary>
-public sealed class TaskEventStream
+public sealed class TaskEventStream(IClusterBus bus)
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<Channel<TaskStreamMessage>, byte>> _subscribers = new();
     private readonly ConcurrentDictionary<string, ProgressData> _progress = new();
 
     public void Publish(string taskId, TaskStreamMessage message)
+    {
+        PublishLocal(taskId, message);
+        bus.Send(new ClusterMessage(ClusterMessage.TaskMessage, taskId, message.Type, JsonSerializer.SerializeToElement(message.Data, PostgresBus.Json)));
+    }
+
+    /// <summary>Delivers to this node's listeners only (what another node announced arrives here).</summary>
+    public void PublishLocal(string taskId, TaskStreamMessage message)
     {
         if (message.Data is ProgressData progress)
         {

@@ -1,13 +1,14 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
+using Proofsheet.Cluster;
 
 namespace Proofsheet.Tasks;
 
 /// <summary>
 /// Wakes the worker for a task id. The durable state is the task row; this queue only says
-/// "look at it now". Tracks which tasks are running so a cancel can stop work in flight.
+/// "look at it now". Tracks which tasks run on this node so a cancel can stop work in flight.
 /// </summary>
-public sealed class TaskQueue
+public sealed class TaskQueue(IClusterBus bus)
 {
     private readonly Channel<string> _channel = Channel.CreateUnbounded<string>(new UnboundedChannelOptions { SingleReader = false });
     private readonly ConcurrentDictionary<string, CancellationTokenSource> _running = new();
@@ -56,8 +57,14 @@ public sealed class TaskQueue
         return _again.TryRemove(taskId, out _);
     }
 
-    /// <summary>Abandons the work in flight for a task (after its row says cancelled).</summary>
+    /// <summary>Abandons the work in flight for a task (after its row says cancelled), on whichever node runs it.</summary>
     public void Cancel(string taskId)
+    {
+        CancelLocal(taskId);
+        bus.Send(new ClusterMessage(ClusterMessage.Cancel, taskId));
+    }
+
+    public void CancelLocal(string taskId)
     {
         if (_running.TryGetValue(taskId, out var cts))
         {

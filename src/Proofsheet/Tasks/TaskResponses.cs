@@ -22,7 +22,7 @@ public sealed record TaskResponse(
     string? MetaDescription, string? Keywords, string? PostId, string? Error, int Attempts, DateTime? NextAttemptAt,
     string? FailedStatus, DateTime CreatedAt, DateTime UpdatedAt, TaskMetadata Metadata);
 
-public sealed record TaskEventResponse(long Id, DateTime At, string Actor, string Kind, string? FromStatus, string? ToStatus, string? Detail);
+public sealed record TaskEventResponse(long Id, DateTime At, string Actor, string Kind, string? FromStatus, string? ToStatus, string? Detail, string? Node);
 
 public sealed record PageResponse<T>(IReadOnlyList<T> Items, string? NextCursor);
 
@@ -62,5 +62,5 @@ public static class TaskResponseMapping
                 Progress: progress));
     }
 
-    public static TaskEventResponse ToResponse(this TaskEvent e) => new(e.Id, e.At, e.Actor, e.Kind, e.FromStatus, e.ToStatus, e.Detail);
+    public static TaskEventResponse ToResponse(this TaskEvent e) => new(e.Id, e.At, e.Actor, e.Kind, e.FromStatus, e.ToStatus, e.Detail, e.Node);
 }

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
+using Proofsheet.Cluster;
 using Proofsheet.Data;
 
 namespace Proofsheet.Tasks;
@@ -7,17 +8,27 @@ namespace Proofsheet.Tasks;
 /// <summary>
 /// Runs the pipeline for queued work with bounded concurrency. On start it picks up every task
 /// left in a working status (a crash or restart loses nothing); a periodic poll finds retries
-/// that have come due.
+/// that have come due and tasks whose node died. Before running a task a runner claims its lease,
+/// so across any number of nodes each step runs once.
 /// </summary>
 public sealed class TaskWorker(
     TaskQueue queue,
     TaskPipeline pipeline,
+    TaskLeases leases,
     IDbContextFactory<AppDbContext> dbs,
     IOptionsMonitor<PipelineOptions> options,
     ILogger<TaskWorker> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        try
+        {
+            await leases.RecoverAsync(stoppingToken);
+        }
+        catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
+        {
+            logger.LogWarning(ex, "Releasing the leases of an earlier run failed; they expire on their own");
+        }
         var runners = Enumerable.Range(0, options.CurrentValue.MaxConcurrency)
             .Select(_ => RunnerAsync(stoppingToken))
             .ToList();
@@ -53,7 +64,8 @@ public sealed class TaskWorker(
         var now = DateTime.UtcNow;
         await using var db = await dbs.CreateDbContextAsync(ct);
         var due = await db.Tasks.AsNoTracking()
-            .Where(t => WorkflowStatuses.Working.Contains(t.Status) && (t.NextAttemptAt == null || t.NextAttemptAt <= now))
+            .Where(t => WorkflowStatuses.Working.Contains(t.Status) && (t.NextAttemptAt == null || t.NextAttemptAt <= now)
+                && (t.LeaseOwner == null || t.LeaseExpiresAt < now))
             .OrderBy(t => t.Id)
             .Select(t => t.Id)
             .Take(1000)
@@ -80,7 +92,7 @@ public sealed class TaskWorker(
                     }
                     try
                     {
-                        await pipeline.RunAsync(taskId, cts.Token);
+                        await RunLeasedAsync(taskId, cts, stoppingToken);
                     }
                     catch (OperationCanceledException) when (cts.IsCancellationRequested)
                     {
@@ -101,6 +113,62 @@ public sealed class TaskWorker(
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+
+    /// <summary>Runs the task while holding its lease: claimed first, renewed meanwhile, released after.</summary>
+    private async Task RunLeasedAsync(string taskId, CancellationTokenSource work, CancellationToken stoppingToken)
+    {
+        if (!await leases.TryClaimAsync(taskId, stoppingToken))
+        {
+            return; // another node runs it, or it is no longer due
+        }
+        using var renewing = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        var renewal = RenewAsync(taskId, work, renewing.Token);
+        try
+        {
+            await pipeline.RunAsync(taskId, work.Token);
+        }
+        finally
+        {
+            await renewing.CancelAsync();
+            await renewal;
+            try
+            {
+                await leases.ReleaseAsync(taskId, CancellationToken.None);
+            }
+            catch (Exception ex)
+            {
+                logger.LogWarning(ex, "Releasing the lease on task {TaskId} failed; it expires on its own", taskId);
+            }
+        }
+    }
+
+    private async Task RenewAsync(string taskId, CancellationTokenSource work, CancellationToken ct)
+    {
+        while (!ct.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(leases.Duration / 3, ct);
+                if (!await leases.RenewAsync(taskId, ct))
+                {
+                    // Cancelled from another node, or the lease passed to another node while this
+                    // one was stalled: the step must not go on here.
+                    logger.LogInformation("Task {TaskId} is no longer this node's to run; stopping its work", taskId);
+                    await work.CancelAsync();
+                    return;
+                }
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                // The database is away: keep working; the next renewal tries again before expiry.
+                logger.LogWarning(ex, "Renewing the lease on task {TaskId} failed", taskId);
+            }
         }
     }
 }

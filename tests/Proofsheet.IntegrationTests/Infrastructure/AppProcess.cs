@@ -45,10 +45,10 @@ public sealed class AppProcess : IAsyncDisposable
     }
 
     /// <summary>Starts the app with these settings (as <c>--Key value</c> flags) and waits until it answers.</summary>
-    public static async Task<AppProcess> StartAsync(IDictionary<string, string?> settings, TimeSpan? startLimit = null)
+    public static async Task<AppProcess> StartAsync(IDictionary<string, string?> settings, TimeSpan? startLimit = null, int? port = null)
     {
         var dll = AppDll();
-        var port = FreePort();
+        port ??= FreePort();
         var baseUrl = $"http://127.0.0.1:{port}";
         var start = new ProcessStartInfo("dotnet")
         {
@@ -143,7 +143,7 @@ public sealed class AppProcess : IAsyncDisposable
         return ValueTask.CompletedTask;
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

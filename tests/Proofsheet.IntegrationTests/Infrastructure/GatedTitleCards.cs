@@ -15,6 +15,9 @@ public sealed class GatedTitleCards : IImageGenerator
 
     public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>Set when a generation waiting at the gate was cancelled (the task was cancelled, or its node stopped).</summary>
+    public TaskCompletionSource Cancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     public string Name => _inner.Name;
 
     public void Open() => _open.TrySetResult();
@@ -28,7 +31,15 @@ public sealed class GatedTitleCards : IImageGenerator
     public async Task<IReadOnlyList<GeneratedImage>> GenerateAsync(ImageRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         Entered.TrySetResult();
-        await _open.Task.WaitAsync(cancellationToken);
+        try
+        {
+            await _open.Task.WaitAsync(cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Cancelled.TrySetResult();
+            throw;
+        }
         var images = new List<GeneratedImage>();
         for (var i = 0; i < request.Count; i++)
         {

@@ -25,7 +25,7 @@ public sealed class S3rverFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var tools = Path.Combine(RepositoryRoot(), "tests", "tools");
+        var tools = Path.Combine(Infrastructure.TestPaths.RepositoryRoot(), "tests", "tools");
         var script = Path.Combine(tools, "node_modules", "s3rver", "bin", "s3rver.js");
         if (!File.Exists(script))
         {
@@ -115,17 +115,5 @@ public sealed class S3rverFixture : IAsyncLifetime
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string RepositoryRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "Proofsheet.slnx")))
-            {
-                return dir.FullName;
-            }
-        }
-        throw new InvalidOperationException($"Could not find the repository root (Proofsheet.slnx) above {AppContext.BaseDirectory}.");
     }
 }
