@@ -151,6 +151,7 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
         var health = await hub.GetStringAsync("/hub/health");
         Assert.Contains(S3rverFixture.Bucket, health, StringComparison.Ordinal);
         Assert.Contains(_prefix, health, StringComparison.Ordinal);
+        Assert.Contains("in an S3 bucket (s3)", health, StringComparison.Ordinal);
         Assert.DoesNotContain(S3rverFixture.SecretKey + "<", health, StringComparison.Ordinal);
         app.DeleteFolder();
     }
