@@ -54,6 +54,30 @@ public sealed class PreviewStoreNodeTests(S3rverFixture s3) : IClassFixture<S3rv
     }
 
     [Fact]
+    public async Task A_node_whose_preview_store_does_not_answer_says_503_and_changes_nothing()
+    {
+        var settings = S3PreviewStoreTests.PreviewSettings(s3, "down-" + Guid.NewGuid().ToString("N")[..8]);
+        var database = new PostgresDatabase();
+        await using var a = await TestApp.StartAsync(database, settings);
+        var id = (await a.CreateTaskAsync("Write about Unreachable Buckets", 1)).GetProperty("id").GetString()!;
+        var image = (await a.WaitForStatusAsync(id, "awaiting_approval")).GetProperty("metadata").GetProperty("image_variations")[0];
+        await using var b = await TestApp.StartAsync(database,
+            new Dictionary<string, string?>(settings) { ["Storage:Previews:S3:ServiceUrl"] = DeadServer.Url() }, sameDatabaseAs: a);
+        using var client = b.Api();
+
+        using var file = await client.GetAsync(image.GetProperty("preview_url").GetString());
+        using var approve = await client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 });
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, file.StatusCode);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, approve.StatusCode);
+        Assert.NotNull(approve.Headers.RetryAfter);
+        Assert.Contains("not reachable", await approve.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal("awaiting_approval", (await a.GetTaskAsync(id)).GetProperty("status").GetString());
+        a.DeleteFolder();
+        b.DeleteFolder();
+    }
+
+    [Fact]
     public async Task With_local_previews_a_second_node_cannot_approve_what_the_first_generated()
     {
         // Why the bucket exists: the local folder is one machine's.
