@@ -73,6 +73,13 @@ internal sealed class PreviewStoreHealthCheck(IPreviewStore store) : IHealthChec
 
 public static class PreviewStorageExtensions
 {
+    /// <summary>The preview store chosen by <c>Storage:Previews:Provider</c>, its readiness check and its 503 for outages.</summary>
+    public static WebApplicationBuilder AddPreviewStore(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddPreviewStore();
+        return builder;
+    }
+
     public static IServiceCollection AddPreviewStore(this IServiceCollection services)
     {
         services.AddSection<PreviewStorageOptions>(PreviewStorageOptions.Section);
