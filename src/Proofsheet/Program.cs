@@ -20,6 +20,7 @@ builder.AddAuth();
 builder.AddHealth();
 builder.AddWriting();
 builder.AddImages();
+builder.AddPreviewStore();
 builder.AddPublishing();
 builder.AddWebhooks();
 builder.AddTasks();

@@ -133,10 +133,19 @@ public sealed class HubTests : IClassFixture<Browser>
         await page.GotoAsync("/hub/health");
         await Expect(page.Locator("body")).ToContainTextAsync("database");
         await Expect(page.Locator("body")).ToContainTextAsync("Auth:AdminPassword");
+        await Expect(page.Locator("section[aria-labelledby=previews]")).ToContainTextAsync("Preview store");
+        await Expect(page.Locator("section[aria-labelledby=previews]")).ToContainTextAsync("in a folder on this server (local)");
+        await Expect(page.Locator("body")).ToContainTextAsync("storage:previews");
         var html = await page.ContentAsync();
         Assert.DoesNotContain(HubApp.Password, html, StringComparison.Ordinal);
         Assert.DoesNotContain("browser-test-key-0123456789", html, StringComparison.Ordinal);
         await Browser.ScreenshotAsync(page, "15-health");
+        // A long folder or bucket name wraps instead of pushing the page sideways on a phone.
+        await page.SetViewportSizeAsync(360, 800);
+        await Browser.ScreenshotAsync(page, "15-health-360");
+        var wide = await page.EvaluateAsync<string>("() => [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > 361).slice(0, 8).map(e => e.tagName + '.' + e.className + ':' + Math.round(e.getBoundingClientRect().right)).join(' ')");
+        Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= 360"), "the health page scrolls sideways at 360 px: " + wide);
+        await page.SetViewportSizeAsync(1280, 900);
 
         await page.GotoAsync("/hub/queue");
         await Expect(page.Locator(".task-row").First).ToBeVisibleAsync();

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Configuration;
 using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Writing;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Proofsheet.Tests;
 
@@ -82,34 +83,54 @@ public sealed class PreviewStoreTests : IDisposable
         public override DateTimeOffset GetUtcNow() => new(2024, 1, 12, 15, 30, 45, TimeSpan.Zero);
     }
 
-    private PreviewStore Store() => new(new AppPaths(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+    private string Folder => Path.Combine(_folder, "previews");
+
+    private LocalPreviewStore Store() => new(new AppPaths(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
     {
         ["DataDirectory"] = Path.Combine(_folder, "data"),
-        ["Storage:PreviewDirectory"] = Path.Combine(_folder, "previews"),
-    }).Build()), new FixedTime());
+        ["Storage:PreviewDirectory"] = Folder,
+    }).Build()), new FixedTime(), NullLogger<LocalPreviewStore>.Instance);
+
+    /// <summary>Reads forward only, as a backend decoding straight into the store would write.</summary>
+    private sealed class ForwardOnly(byte[] bytes) : MemoryStream(bytes, writable: false)
+    {
+        public override bool CanSeek => false;
+    }
 
     [Fact]
     public async Task A_saved_preview_has_a_traceable_name_its_hash_and_no_temporary_file_left()
     {
         var store = Store();
         var bytes = Encoding.UTF8.GetBytes("<svg/>");
-        var saved = await store.SaveAsync("titlecard", "0123abcd", 3, new GeneratedImage(bytes, "image/svg+xml", 10, 10), CancellationToken.None);
+        var saved = await store.SaveAsync("titlecard", "0123abcd", 3, new ForwardOnly(bytes), "image/svg+xml", CancellationToken.None);
         Assert.Equal("titlecard_20240112_153045_0123abcd_var3.svg", saved.FileName);
-        Assert.Equal(bytes, await File.ReadAllBytesAsync(saved.FullPath));
+        Assert.Equal(bytes, await File.ReadAllBytesAsync(store.LocalPathOf(saved.FileName)!));
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), saved.Sha256);
-        Assert.Single(Directory.GetFiles(store.Directory));
-        Assert.Single(store.EnumerateOwnFiles());
+        Assert.Equal(bytes.Length, saved.ByteSize);
+        Assert.Single(Directory.GetFiles(Folder));
+        var listed = Assert.Single(await store.ListAsync(CancellationToken.None).ToListAsync());
+        Assert.Equal((saved.FileName, bytes.LongLength, false), (listed.FileName, listed.Length, listed.IsTemporary));
+        await using var read = await store.OpenAsync(saved.FileName, CancellationToken.None);
+        Assert.Equal(bytes.Length, read!.Length);
     }
 
     [Fact]
     public async Task An_existing_preview_is_never_overwritten()
     {
         var store = Store();
-        var image = new GeneratedImage([1, 2, 3], "image/png", 1, 1);
-        var first = await store.SaveAsync("sdxl", "task1", 1, image, CancellationToken.None);
-        await Assert.ThrowsAnyAsync<IOException>(() => store.SaveAsync("sdxl", "task1", 1, image with { Data = [9] }, CancellationToken.None));
-        Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(first.FullPath));
-        Assert.DoesNotContain(Directory.GetFiles(store.Directory), f => f.EndsWith(PreviewStore.TempSuffix, StringComparison.Ordinal));
+        var first = await store.SaveAsync("sdxl", "task1", 1, new MemoryStream([1, 2, 3]), "image/png", CancellationToken.None);
+        await Assert.ThrowsAsync<PreviewStoreException>(() => store.SaveAsync("sdxl", "task1", 1, new MemoryStream([9]), "image/png", CancellationToken.None));
+        Assert.Equal([1, 2, 3], await File.ReadAllBytesAsync(store.LocalPathOf(first.FileName)!));
+        Assert.DoesNotContain(Directory.GetFiles(Folder), f => f.EndsWith(PreviewNames.TempSuffix, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_missing_preview_is_reported_gone_and_deleting_it_again_is_harmless()
+    {
+        var store = Store();
+        Assert.False(await store.ExistsAsync("sdxl_20240112_153045_task1_var1.png", CancellationToken.None));
+        Assert.Null(await store.OpenAsync("sdxl_20240112_153045_task1_var1.png", CancellationToken.None));
+        await store.DeleteAsync("sdxl_20240112_153045_task1_var1.png", CancellationToken.None);
     }
 
     [Theory]
@@ -117,5 +138,5 @@ public sealed class PreviewStoreTests : IDisposable
     [InlineData("/etc/passwd")]
     [InlineData("sub/../../x")]
     public void A_file_name_cannot_leave_the_folder(string name) =>
-        Assert.Throws<InvalidOperationException>(() => Store().PathOf(name));
+        Assert.Throws<InvalidOperationException>(() => Store().LocalPathOf(name));
 }

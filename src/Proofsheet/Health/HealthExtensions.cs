@@ -15,8 +15,8 @@ public static class HealthExtensions
     public static WebApplicationBuilder AddHealth(this WebApplicationBuilder builder)
     {
         builder.Services.AddHealthChecks()
-            .AddCheck<DatabaseCheck>("database", tags: [ReadyTag])
-            .AddCheck<PreviewFolderCheck>("preview_folder", tags: [ReadyTag]);
+            .AddCheck<DatabaseCheck>("database", tags: [ReadyTag]);
+        // The preview store's check (storage:previews) is added with the store, in Images.
         return builder;
     }
 
@@ -60,26 +60,6 @@ public static class HealthExtensions
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 return HealthCheckResult.Unhealthy("The database does not answer: " + ex.GetType().Name);
-            }
-        }
-    }
-
-    private sealed class PreviewFolderCheck(AppPaths paths) : IHealthCheck
-    {
-        public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-        {
-            var probe = Path.Combine(paths.PreviewDirectory, ".health-" + Guid.NewGuid().ToString("N"));
-            try
-            {
-                Directory.CreateDirectory(paths.PreviewDirectory);
-                File.WriteAllBytes(probe, [1]);
-                File.Delete(probe);
-                var free = new DriveInfo(paths.PreviewDirectory).AvailableFreeSpace;
-                return Task.FromResult(HealthCheckResult.Healthy("writable", new Dictionary<string, object> { ["free_bytes"] = free }));
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return Task.FromResult(HealthCheckResult.Unhealthy("The preview folder is not writable."));
             }
         }
     }

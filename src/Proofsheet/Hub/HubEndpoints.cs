@@ -251,12 +251,12 @@ public static class HubEndpoints
     // ---- one task ------------------------------------------------------------------------------
 
     private static async Task<IResult> TaskAsync(
-        string id, HttpContext http, AppDbContext db, PreviewStore previews, TaskEventStream stream, IOptionsMonitor<ImageOptions> imageOptions,
+        string id, HttpContext http, AppDbContext db, IPreviewStore previews, TaskEventStream stream, IOptionsMonitor<ImageOptions> imageOptions,
         bool? saved, CancellationToken ct) =>
         await TaskPageAsync(id, http, db, previews, stream, imageOptions.CurrentValue, saved == true ? "Saved." : null, null, ct);
 
     private static async Task<IResult> TaskPageAsync(
-        string id, HttpContext http, AppDbContext db, PreviewStore previews, TaskEventStream stream, ImageOptions images,
+        string id, HttpContext http, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ImageOptions images,
         string? notice, string? error, CancellationToken ct, int status = 200)
     {
         var task = Ids.IsValid(id) ? await TaskEndpoints.LoadAsync(db, id, previews, stream, ct) : null;
@@ -278,7 +278,7 @@ public static class HubEndpoints
     }
 
     /// <summary>The part of the task page that changes while the pipeline works, fetched again by htmx on each event.</summary>
-    private static async Task<IResult> LiveAsync(string id, HttpContext http, AppDbContext db, PreviewStore previews, TaskEventStream stream, CancellationToken ct)
+    private static async Task<IResult> LiveAsync(string id, HttpContext http, AppDbContext db, IPreviewStore previews, TaskEventStream stream, CancellationToken ct)
     {
         var task = Ids.IsValid(id) ? await TaskEndpoints.LoadAsync(db, id, previews, stream, ct) : null;
         return task is null
@@ -288,7 +288,7 @@ public static class HubEndpoints
 
     /// <summary>The draft and its edit form, fetched again when the draft appears or stops being editable.</summary>
     private static async Task<IResult> SheetAsync(
-        string id, HttpContext http, AppDbContext db, PreviewStore previews, TaskEventStream stream, IOptionsMonitor<ImageOptions> imageOptions, CancellationToken ct)
+        string id, HttpContext http, AppDbContext db, IPreviewStore previews, TaskEventStream stream, IOptionsMonitor<ImageOptions> imageOptions, CancellationToken ct)
     {
         var task = Ids.IsValid(id) ? await TaskEndpoints.LoadAsync(db, id, previews, stream, ct) : null;
         return task is null
@@ -373,7 +373,7 @@ public static class HubEndpoints
     }
 
     private static async Task<IResult> EditAsync(
-        string id, HttpContext http, IAntiforgery antiforgery, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        string id, HttpContext http, IAntiforgery antiforgery, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream,
         IOptionsMonitor<ImageOptions> imageOptions, CancellationToken ct)
     {
         if (!await antiforgery.IsRequestValidAsync(http) || !Ids.IsValid(id))
@@ -432,7 +432,7 @@ public static class HubEndpoints
     }
 
     private static async Task<IResult> MoreAsync(
-        string id, HttpContext http, IAntiforgery antiforgery, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        string id, HttpContext http, IAntiforgery antiforgery, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream,
         IOptionsMonitor<ImageOptions> imageOptions, CancellationToken ct)
     {
         if (!await antiforgery.IsRequestValidAsync(http) || !Ids.IsValid(id))
@@ -464,7 +464,7 @@ public static class HubEndpoints
     }
 
     private static async Task<IResult> ApproveAsync(
-        string id, HttpContext http, IAntiforgery antiforgery, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        string id, HttpContext http, IAntiforgery antiforgery, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream,
         IOptionsMonitor<ImageOptions> imageOptions, CancellationToken ct)
     {
         if (!await antiforgery.IsRequestValidAsync(http) || !Ids.IsValid(id))
@@ -490,7 +490,7 @@ public static class HubEndpoints
     }
 
     private static async Task<IResult> RejectAsync(
-        string id, HttpContext http, IAntiforgery antiforgery, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        string id, HttpContext http, IAntiforgery antiforgery, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream,
         IOptionsMonitor<ImageOptions> imageOptions, CancellationToken ct)
     {
         if (!await antiforgery.IsRequestValidAsync(http) || !Ids.IsValid(id))
@@ -534,7 +534,7 @@ public static class HubEndpoints
             return TypedResults.Redirect(HubUrls.Task(id));
         }
         var sp = http.RequestServices;
-        return await TaskPageAsync(id, http, sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<PreviewStore>(), sp.GetRequiredService<TaskEventStream>(),
+        return await TaskPageAsync(id, http, sp.GetRequiredService<AppDbContext>(), sp.GetRequiredService<IPreviewStore>(), sp.GetRequiredService<TaskEventStream>(),
             sp.GetRequiredService<IOptionsMonitor<ImageOptions>>().CurrentValue, null, outcome.Detail, http.RequestAborted, 409);
     }
 
@@ -605,37 +605,45 @@ public static class HubEndpoints
     }
 
     private static async Task<RazorComponentResult> HealthAsync(
-        HttpContext http, HealthCheckService health, IConfiguration configuration, PreviewStore previews, Cluster.ClusterStatus cluster, CancellationToken ct)
+        HttpContext http, HealthCheckService health, IConfiguration configuration, IPreviewStore previews, Cluster.ClusterStatus cluster, CancellationToken ct)
     {
         var report = await health.CheckHealthAsync(ct);
         var nodes = await cluster.ReadAsync(ct);
-        var files = previews.EnumerateOwnFiles().ToList();
+        var files = new List<PreviewObject>();
+        try
+        {
+            await foreach (var file in previews.ListAsync(ct))
+            {
+                files.Add(file);
+            }
+        }
+        catch (PreviewStoreException)
+        {
+            // The report above already says the store does not answer.
+        }
         return new RazorComponentResult<HealthPage>(new
         {
             Hub = HubContext.For(http, "health"),
             Report = report,
             Settings = HubConfiguration.Describe(configuration),
             Nodes = nodes,
-            PreviewDirectory = previews.Directory,
+            PreviewProvider = previews.Provider,
+            PreviewLocation = previews.Location,
             PreviewFiles = files.Count,
             PreviewBytes = files.Sum(f => f.Length),
         });
     }
 
     /// <summary>A candidate's preview for the Hub's own pages, found by id in the database, never by a path from the request.</summary>
-    private static async Task<IResult> ImageFileAsync(string id, AppDbContext db, PreviewStore previews, HttpContext http, CancellationToken ct)
+    private static async Task<IResult> ImageFileAsync(string id, AppDbContext db, IPreviewStore previews, HttpContext http, CancellationToken ct)
     {
         var image = Ids.IsValid(id) ? await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, ct) : null;
         if (image is null)
         {
             return TypedResults.NotFound();
         }
-        if (image.FileDeleted || !previews.Exists(image.FileName))
-        {
-            return image.CdnUrl is not null ? TypedResults.Redirect(image.CdnUrl) : TypedResults.NotFound();
-        }
-        MediaEndpoints.SetImageHeaders(http.Response);
-        return TypedResults.PhysicalFile(previews.PathOf(image.FileName), image.ContentType, enableRangeProcessing: true);
+        return await MediaEndpoints.ServePreviewAsync(image, previews, http, ct)
+            ?? (image.CdnUrl is not null ? TypedResults.Redirect(image.CdnUrl) : TypedResults.NotFound());
     }
 }
 

@@ -21,12 +21,12 @@ public sealed record GenerationOverrides
 /// <summary>
 /// Makes image candidates and keeps them: variation numbers are reserved on the task first (so a
 /// number is never handed out twice, even across a crash), the backend chain draws, each image is
-/// written atomically to the preview folder and only then recorded.
+/// written atomically to the preview store and only then recorded.
 /// </summary>
 public sealed class CandidateGenerator(
     IDbContextFactory<AppDbContext> dbs,
     ImageGeneratorChain chain,
-    PreviewStore previews,
+    IPreviewStore previews,
     TaskEventStream stream,
     IOptionsMonitor<ImageOptions> imageOptions,
     ILogger<CandidateGenerator> logger)
@@ -55,10 +55,10 @@ public sealed class CandidateGenerator(
         var results = await chain.GenerateAsync(request, overrides.Source ?? task.ImageSource, progress, ct);
         var perImage = watch.Elapsed.TotalSeconds / Math.Max(1, results.Sum(r => r.Images.Count));
 
-        // The previews are written (and flushed to disk) at once rather than one after the other: each
-        // flush waits for the disk, and a batch's files do not depend on one another.
+        // The previews are written (and flushed to disk, or uploaded) at once rather than one after the
+        // other: each write waits for the disk or the bucket, and a batch's files do not depend on one another.
         var images = results.SelectMany(r => r.Images.Select(i => (r.Source, Image: i))).ToList();
-        var writes = images.Select((x, i) => Task.Run(() => previews.SaveAsync(x.Source, task.Id, first + i, x.Image, ct), ct)).ToList();
+        var writes = images.Select((x, i) => Task.Run(() => SaveAsync(x.Source, task.Id, first + i, x.Image, ct), ct)).ToList();
         try
         {
             await Task.WhenAll(writes);
@@ -67,7 +67,7 @@ public sealed class CandidateGenerator(
         {
             foreach (var write in writes.Where(w => w.IsCompletedSuccessfully))
             {
-                previews.Delete(write.Result.FileName);
+                await previews.DeleteAsync(write.Result.FileName, CancellationToken.None);
             }
             throw;
         }
@@ -82,13 +82,13 @@ public sealed class CandidateGenerator(
             }
             catch
             {
-                DeleteFrom(writes, i + 1);
+                await DeleteFromAsync(writes, i + 1);
                 throw;
             }
             if (candidate is null)
             {
                 // The task moved on (cancelled, rejected): stop keeping its images.
-                DeleteFrom(writes, i + 1);
+                await DeleteFromAsync(writes, i + 1);
                 return saved;
             }
             saved.Add(candidate);
@@ -97,12 +97,18 @@ public sealed class CandidateGenerator(
         return saved;
     }
 
-    private void DeleteFrom(List<Task<StoredPreview>> writes, int index)
+    private async Task DeleteFromAsync(List<Task<StoredPreview>> writes, int index)
     {
         foreach (var write in writes.Skip(index))
         {
-            previews.Delete(write.Result.FileName);
+            await previews.DeleteAsync(write.Result.FileName, CancellationToken.None);
         }
+    }
+
+    private async Task<StoredPreview> SaveAsync(string source, string owner, int variation, GeneratedImage image, CancellationToken ct)
+    {
+        await using var content = new MemoryStream(image.Data, writable: false);
+        return await previews.SaveAsync(source, owner, variation, content, image.ContentType, ct);
     }
 
     /// <summary>One image outside any task (the media API without a task id).</summary>
@@ -125,7 +131,7 @@ public sealed class CandidateGenerator(
         var watch = Stopwatch.StartNew();
         var results = await chain.GenerateAsync(request, overrides.Source, null, ct);
         var (source, image) = (results[0].Source, results[0].Images[0]);
-        var stored = await previews.SaveAsync(source, id, 1, image, ct);
+        var stored = await SaveAsync(source, id, 1, image, ct);
         var candidate = NewCandidate(id, null, 1, source, image, request, stored, watch.Elapsed.TotalSeconds);
         await using var db = await dbs.CreateDbContextAsync(ct);
         db.Images.Add(candidate);
@@ -135,7 +141,7 @@ public sealed class CandidateGenerator(
         }
         catch
         {
-            previews.Delete(stored.FileName);
+            await previews.DeleteAsync(stored.FileName, CancellationToken.None);
             throw;
         }
         return candidate;
@@ -199,7 +205,7 @@ public sealed class CandidateGenerator(
                 if (task.Status is not (WorkflowStatus.GeneratingImages or WorkflowStatus.AwaitingApproval))
                 {
                     logger.LogInformation("Task {TaskId} is {Status}; its new image is not kept", taskId, task.Status);
-                    previews.Delete(stored.FileName);
+                    await previews.DeleteAsync(stored.FileName, CancellationToken.None);
                     return null;
                 }
                 db.Images.Add(candidate);
@@ -228,7 +234,7 @@ public sealed class CandidateGenerator(
         }
         catch
         {
-            previews.Delete(stored.FileName);
+            await previews.DeleteAsync(stored.FileName, CancellationToken.None);
             throw;
         }
     }

@@ -19,7 +19,6 @@ public static class ImagesExtensions
             .Validate(o => o.BreakDuration >= TimeSpan.Zero && o.BackendTimeout > TimeSpan.Zero,
                 "Images:CircuitBreaker:BreakDuration must not be negative and BackendTimeout must be positive.");
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<PreviewStore>();
         services.AddSingleton<BackendCircuitBreaker>();
         services.AddSingleton<ImageGeneratorChain>();
 

@@ -40,7 +40,7 @@ public static class MediaEndpoints
     }
 
     private static async Task<IResult> GenerateImageAsync(
-        GenerateImageRequest request, CandidateGenerator generator, ImageGeneratorChain chain, AppDbContext db, PreviewStore previews,
+        GenerateImageRequest request, CandidateGenerator generator, ImageGeneratorChain chain, AppDbContext db, IPreviewStore previews,
         IOptionsMonitor<ImageOptions> imageOptions, ClaimsPrincipal user, CancellationToken ct)
     {
         var checks = GenerationChecks(request.Prompt, request.NumInferenceSteps, request.Source, chain)
@@ -84,13 +84,14 @@ public static class MediaEndpoints
         }
         var url = $"/api/media/images/{candidate.Id}/file";
         return TypedResults.Ok(new GenerateImageResponse(
-            true, url, previews.PathOf(candidate.FileName), true,
+            // local_path: the file on this node for the local store; null for a bucket (SPEC §2, docs/storage.md).
+            true, url, previews.LocalPathOf(candidate.FileName), true,
             new GeneratedImageSummary(candidate.Id, url, candidate.Source, candidate.Width, candidate.Height, candidate.Seed, candidate.Variation, candidate.TaskId),
             PreviewMessage, candidate.GenerationSeconds));
     }
 
     private static async Task<IResult> GenerateVariationsAsync(
-        GenerateVariationsRequest request, CandidateGenerator generator, ImageGeneratorChain chain, AppDbContext db, PreviewStore previews,
+        GenerateVariationsRequest request, CandidateGenerator generator, ImageGeneratorChain chain, AppDbContext db, IPreviewStore previews,
         IOptionsMonitor<ImageOptions> imageOptions, ClaimsPrincipal user, CancellationToken ct)
     {
         var checks = GenerationChecks(request.Prompt, request.NumInferenceSteps, null, chain)
@@ -114,7 +115,7 @@ public static class MediaEndpoints
     }
 
     private static async Task<IResult> ApproveImageAsync(
-        ApproveImageRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+        ApproveImageRequest request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
     {
         var checks = TaskEndpoints.ChoiceChecks(request.Index, request.ImageId, required: true)
             .Rule(request.TaskId is not null, "task_id", "task_id is required.")
@@ -127,7 +128,7 @@ public static class MediaEndpoints
     }
 
     private static async Task<IResult> ListAsync(
-        AppDbContext db, PreviewStore previews, [FromQuery(Name = "task_id")] string? taskId, string? status, string? source, string? q, int? limit, string? cursor, CancellationToken ct)
+        AppDbContext db, IPreviewStore previews, [FromQuery(Name = "task_id")] string? taskId, string? status, string? source, string? q, int? limit, string? cursor, CancellationToken ct)
     {
         CandidateStatus parsed = default;
         var checks = new Checks()
@@ -170,28 +171,56 @@ public static class MediaEndpoints
 
     public sealed record GalleryImage(string? TaskId, ImageVariationResponse Image);
 
-    private static async Task<Results<Ok<GalleryImage>, ProblemHttpResult>> GetAsync(string id, AppDbContext db, PreviewStore previews, CancellationToken ct)
+    private static async Task<Results<Ok<GalleryImage>, ProblemHttpResult>> GetAsync(string id, AppDbContext db, IPreviewStore previews, CancellationToken ct)
     {
         var image = Ids.IsValid(id) ? await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, ct) : null;
         return image is null ? Problems.NotFound("There is no such image.") : TypedResults.Ok(new GalleryImage(image.TaskId, image.ToResponse(previews)));
     }
 
     /// <summary>The preview's bytes. The file is found by the image's id in the database, never by a path from the request.</summary>
-    private static async Task<IResult> FileAsync(string id, AppDbContext db, PreviewStore previews, HttpContext http, CancellationToken ct)
+    private static async Task<IResult> FileAsync(string id, AppDbContext db, IPreviewStore previews, HttpContext http, CancellationToken ct)
     {
         var image = Ids.IsValid(id) ? await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, ct) : null;
         if (image is null)
         {
             return Problems.NotFound("There is no such image.");
         }
-        if (image.FileDeleted || !previews.Exists(image.FileName))
-        {
-            return image.CdnUrl is not null
+        return await ServePreviewAsync(image, previews, http, ct)
+            ?? (image.CdnUrl is not null
                 ? TypedResults.Redirect(image.CdnUrl)
-                : Problems.NotFound("The preview file of this image has been deleted.");
+                : Problems.NotFound("The preview file of this image has been deleted."));
+    }
+
+    /// <summary>
+    /// Sends a candidate's preview from whichever store holds it, or null when it is gone. The local
+    /// store sends the file (with range requests); a bucket's object is streamed through with its
+    /// length. Either way the ETag is the image's SHA-256, so a browser revalidates with a 304.
+    /// </summary>
+    public static async Task<IResult?> ServePreviewAsync(ImageCandidate image, IPreviewStore previews, HttpContext http, CancellationToken ct)
+    {
+        if (image.FileDeleted)
+        {
+            return null;
         }
+        var etag = new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{image.Sha256}\"");
+        if (previews.LocalPathOf(image.FileName) is { } path)
+        {
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+            SetImageHeaders(http.Response);
+            return TypedResults.PhysicalFile(path, image.ContentType, lastModified: File.GetLastWriteTimeUtc(path), entityTag: etag, enableRangeProcessing: true);
+        }
+        var content = await previews.OpenAsync(image.FileName, ct);
+        if (content is null)
+        {
+            return null;
+        }
+        http.Response.RegisterForDisposeAsync(content);
         SetImageHeaders(http.Response);
-        return TypedResults.PhysicalFile(previews.PathOf(image.FileName), image.ContentType, enableRangeProcessing: true);
+        http.Response.ContentLength = content.Length;
+        return TypedResults.Stream(content.Stream, image.ContentType, lastModified: content.LastModified, entityTag: etag);
     }
 
     /// <summary>Images are served as inert documents: no sniffing, and an SVG cannot run script.</summary>

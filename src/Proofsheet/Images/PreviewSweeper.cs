@@ -6,14 +6,14 @@ using Proofsheet.Tasks;
 namespace Proofsheet.Images;
 
 /// <summary>
-/// Keeps the preview folder and the database in agreement: unapproved previews older than
+/// Keeps the preview store (folder or bucket) and the database in agreement: unapproved previews older than
 /// <c>Storage:PreviewRetentionDays</c> are deleted, published previews are removed once their
 /// upload is recorded, and leftovers of interrupted writes (files the database does not know)
 /// are cleared. Runs at start and then every <c>Storage:SweepInterval</c>.
 /// </summary>
 public sealed class PreviewSweeper(
     IDbContextFactory<AppDbContext> dbs,
-    PreviewStore previews,
+    IPreviewStore previews,
     IOptionsMonitor<StorageOptions> options,
     TimeProvider time,
     ILogger<PreviewSweeper> logger) : BackgroundService
@@ -83,19 +83,25 @@ public sealed class PreviewSweeper(
         await db.SaveChangesAsync(ct);
         foreach (var image in expired)
         {
-            previews.Delete(image.FileName);
+            await previews.DeleteAsync(image.FileName, ct);
             deleted++;
         }
 
         // 3. Files nobody recorded: an interrupted write, or a candidate whose insert never committed.
         var known = (await db.Images.AsNoTracking().Where(i => !i.FileDeleted).Select(i => i.FileName).ToListAsync(ct)).ToHashSet();
-        foreach (var file in previews.EnumerateOwnFiles())
+        // With several nodes on one bucket, a node may see another's write in progress: the grace covers it.
+        var orphans = new List<string>();
+        await foreach (var file in previews.ListAsync(ct))
         {
-            if (now - file.LastWriteTimeUtc < opts.OrphanGrace || (!PreviewStore.IsTemporary(file) && known.Contains(file.Name)))
+            if (now - file.LastModifiedUtc < opts.OrphanGrace || (!file.IsTemporary && known.Contains(file.FileName)))
             {
                 continue;
             }
-            previews.Delete(file.Name);
+            orphans.Add(file.FileName);
+        }
+        foreach (var name in orphans)
+        {
+            await previews.DeleteAsync(name, ct);
             deleted++;
         }
         if (deleted > 0)

@@ -28,7 +28,6 @@ public sealed class CloudinaryStore(HttpClient http, IOptions<CloudinaryOptions>
         var signature = CloudinarySignature.Sign(parameters, secret, CloudinarySignature.ParseAlgorithm(o.SignatureAlgorithm));
 
         var url = $"{o.BaseUrl.TrimEnd('/')}/v1_1/{Uri.EscapeDataString(o.CloudName ?? "")}/image/upload";
-        await using var file = OpenFile(request.LocalPath);
         using var form = new MultipartFormDataContent();
         foreach (var (name, value) in parameters)
         {
@@ -36,10 +35,12 @@ public sealed class CloudinaryStore(HttpClient http, IOptions<CloudinaryOptions>
         }
         form.Add(new StringContent(o.ApiKey ?? "", Encoding.UTF8), "api_key");
         form.Add(new StringContent(signature, Encoding.UTF8), "signature");
-        // Streamed from disk: a render can be tens of megabytes.
-        var fileContent = new StreamContent(file, 81920);
+        // Streamed from the preview store as it is sent: a render can be tens of megabytes. The
+        // length is known, so the form has one too and is not sent chunked.
+        var fileContent = new StreamContent(request.Content, 81920);
         fileContent.Headers.ContentType = MediaTypeHeaderValue.Parse(request.ContentType);
-        form.Add(fileContent, "file", Path.GetFileName(request.LocalPath));
+        fileContent.Headers.ContentLength = request.Length;
+        form.Add(fileContent, "file", request.Key.Split('/')[^1] + "." + Images.PreviewNames.ExtensionFor(request.ContentType));
 
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(o.Timeout);
@@ -52,8 +53,9 @@ public sealed class CloudinaryStore(HttpClient http, IOptions<CloudinaryOptions>
         {
             throw new PublishingException($"Cloudinary did not answer within {o.Timeout.TotalSeconds:0} s.", retryable: true, ex);
         }
-        catch (HttpRequestException ex)
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
+            // Also a broken read of the image being streamed from the preview store.
             throw new PublishingException($"Could not reach Cloudinary at {o.BaseUrl}: {Scrub(ex.Message, o)}", retryable: true, ex);
         }
 
@@ -98,18 +100,6 @@ public sealed class CloudinaryStore(HttpClient http, IOptions<CloudinaryOptions>
         }
         var prefix = folder?.Trim().Trim('/');
         return string.IsNullOrEmpty(prefix) ? safe.ToString() : prefix + "/" + safe;
-    }
-
-    private static FileStream OpenFile(string path)
-    {
-        try
-        {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new PublishingException($"Could not read the image to upload: {ex.Message}", retryable: false, ex);
-        }
     }
 
     private static string? ErrorMessage(string body)

@@ -10,23 +10,23 @@ public sealed class LocalPublishingStore(AppPaths paths, PublicUrls urls) : IPub
 
     public async Task<PublishedAsset> UploadAsync(PublishRequest request, CancellationToken cancellationToken)
     {
-        var fileName = request.Key + "." + PreviewStore.ExtensionFor(request.ContentType);
+        var fileName = request.Key + "." + PreviewNames.ExtensionFor(request.ContentType);
         var target = AppPaths.Inside(paths.MediaDirectory, fileName);
         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
         var temp = target + "." + Guid.NewGuid().ToString("N")[..8] + ".partial";
         try
         {
-            await using (var source = new FileStream(request.LocalPath, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan))
             await using (var destination = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, FileOptions.Asynchronous))
             {
-                await source.CopyToAsync(destination, cancellationToken);
+                await request.Content.CopyToAsync(destination, cancellationToken);
                 await destination.FlushAsync(cancellationToken);
                 destination.Flush(flushToDisk: true);
             }
             // The key is deterministic, so a retried upload lands on the same name.
             File.Move(temp, target, overwrite: true);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        // An IOException also covers a broken read of a preview streamed from a bucket.
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or HttpRequestException)
         {
             File.Delete(temp);
             throw new PublishingException($"Could not copy the image into the media folder: {ex.Message}", retryable: true, ex);

@@ -17,7 +17,7 @@ namespace Proofsheet.Publishing;
 public sealed class Publisher(
     IDbContextFactory<AppDbContext> dbs,
     ActiveStore store,
-    PreviewStore previews,
+    IPreviewStore previews,
     TaskEventStream stream,
     WebhookOutbox webhooks,
     WebhookSignal webhookSignal,
@@ -49,19 +49,8 @@ public sealed class Publisher(
             }
             else
             {
-                if (candidate.FileDeleted || !previews.Exists(candidate.FileName))
-                {
-                    throw new PublishingException($"The preview file of the approved image ({candidate.FileName}) is missing.", retryable: false);
-                }
                 stream.Progress(taskId, new ProgressData(0, 1, $"uploading to {store.Store.Name}", "publishing"));
-                asset = await store.Store.UploadAsync(
-                    new PublishRequest(
-                        Key: $"{post.Slug}-{candidate.Id[^12..]}",
-                        LocalPath: previews.PathOf(candidate.FileName),
-                        ContentType: candidate.ContentType,
-                        Length: candidate.ByteSize,
-                        Sha256: candidate.Sha256),
-                    ct);
+                asset = await UploadAsync(candidate, post.Slug, ct);
                 if (!Uri.TryCreate(asset.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
                 {
                     // A published post never points at a local file.
@@ -75,6 +64,36 @@ public sealed class Publisher(
         }
 
         await CommitAsync(taskId, candidateId, asset, ct);
+    }
+
+    /// <summary>A streamed copy from the preview store to the publishing store: the preview is never
+    /// needed on this node's disk, so any node can publish what another generated.</summary>
+    private async Task<PublishedAsset> UploadAsync(ImageCandidate candidate, string slug, CancellationToken ct)
+    {
+        PreviewContent? preview;
+        try
+        {
+            preview = candidate.FileDeleted ? null : await previews.OpenAsync(candidate.FileName, ct);
+        }
+        catch (PreviewStoreException ex)
+        {
+            throw new PublishingException($"Could not read the approved image from the preview store: {ex.Message}", retryable: true, ex);
+        }
+        if (preview is null)
+        {
+            throw new PublishingException($"The preview file of the approved image ({candidate.FileName}) is missing.", retryable: false);
+        }
+        await using (preview)
+        {
+            return await store.Store.UploadAsync(
+                new PublishRequest(
+                    Key: $"{slug}-{candidate.Id[^12..]}",
+                    Content: preview.Stream,
+                    ContentType: candidate.ContentType,
+                    Length: candidate.ByteSize,
+                    Sha256: candidate.Sha256),
+                ct);
+        }
     }
 
     private async Task CommitAsync(string taskId, string candidateId, PublishedAsset asset, CancellationToken ct)
@@ -135,7 +154,7 @@ public sealed class Publisher(
         }
         await using var db = await dbs.CreateDbContextAsync();
         var candidate = await db.Images.SingleAsync(i => i.Id == candidateId);
-        previews.Delete(candidate.FileName);
+        await previews.DeleteAsync(candidate.FileName, CancellationToken.None);
         candidate.FileDeleted = true;
         await db.SaveChangesAsync();
     }

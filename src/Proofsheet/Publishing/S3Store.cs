@@ -1,8 +1,7 @@
-using System.Net;
 using Amazon.Runtime;
 using Amazon.S3;
-using Amazon.S3.Model;
 using Microsoft.Extensions.Options;
+using Proofsheet.Storage;
 
 namespace Proofsheet.Publishing;
 
@@ -12,7 +11,7 @@ public sealed class S3Store(IOptions<S3Options> options, ILogger<S3Store> logger
     public const string CacheControl = "public, max-age=31536000, immutable";
 
     // Built on first use: the store is constructed even when another provider is selected.
-    private readonly Lazy<AmazonS3Client> _client = new(() => CreateClient(options.Value));
+    private readonly Lazy<AmazonS3Client> _client = new(() => S3Clients.Create(options.Value));
 
     public string Name => "s3";
 
@@ -20,38 +19,29 @@ public sealed class S3Store(IOptions<S3Options> options, ILogger<S3Store> logger
     {
         var o = options.Value;
         var key = ObjectKey(request.Key, request.ContentType, o.KeyPrefix);
-        await using var file = OpenFile(request.LocalPath);
         try
         {
-            var put = new PutObjectRequest
+            var (size, _) = await S3Clients.PutAsync(_client.Value, o.Bucket!, key, request.Content, request.ContentType, CacheControl, cancellationToken);
+            if (size != request.Length)
             {
-                BucketName = o.Bucket,
-                Key = key,
-                InputStream = file,
-                AutoCloseStream = false,
-                ContentType = request.ContentType,
-                // Many S3-compatible stores (s3rver, older MinIO, some gateways) reject aws-chunked bodies.
-                UseChunkEncoding = false,
-            };
-            put.Headers.CacheControl = CacheControl;
-            put.Headers.ContentLength = file.Length;
-            await _client.Value.PutObjectAsync(put, cancellationToken);
+                throw new PublishingException($"The image to upload was {size} bytes, not the {request.Length} recorded.", retryable: true);
+            }
         }
         catch (AmazonS3Exception ex)
         {
             var status = (int)ex.StatusCode;
-            var retryable = status >= 500 || status is 408 or 429 || ex.ErrorCode is "SlowDown" or "RequestTimeout" or "InternalError";
             logger.LogWarning("S3 rejected the upload of {Key} to bucket {Bucket}: HTTP {Status} {Code}", key, o.Bucket, status, ex.ErrorCode);
-            throw new PublishingException($"S3 upload to bucket '{o.Bucket}' failed (HTTP {status} {ex.ErrorCode}): {ex.Message}", retryable, ex);
+            throw new PublishingException($"S3 upload to bucket '{o.Bucket}' failed (HTTP {status} {ex.ErrorCode}): {ex.Message}", S3Clients.IsRetryable(ex), ex);
         }
         catch (AmazonServiceException ex)
         {
             // No HTTP answer (refused connection, DNS, timeout) arrives here without a status code.
             throw new PublishingException($"Could not reach the S3 store at {o.ServiceUrl ?? "AWS"}: {ex.Message}", retryable: true, ex);
         }
-        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        catch (Exception ex) when (ex is HttpRequestException or IOException or AmazonClientException)
         {
-            throw new PublishingException($"Could not reach the S3 store at {o.ServiceUrl ?? "AWS"}: {ex.Message}", retryable: true, ex);
+            // Also a broken read of the image itself (a preview streamed from another store).
+            throw new PublishingException($"Could not copy the image to the S3 store at {o.ServiceUrl ?? "AWS"}: {ex.Message}", retryable: true, ex);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -63,46 +53,11 @@ public sealed class S3Store(IOptions<S3Options> options, ILogger<S3Store> logger
         return new PublishedAsset(url, key);
     }
 
-    private static FileStream OpenFile(string path)
-    {
-        try
-        {
-            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 81920, FileOptions.Asynchronous | FileOptions.SequentialScan);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new PublishingException($"Could not read the image to upload: {ex.Message}", retryable: false, ex);
-        }
-    }
-
     internal static string ObjectKey(string key, string contentType, string? prefix)
     {
         var p = prefix?.Trim().Trim('/');
-        var name = key.Trim().TrimStart('/') + "." + Images.PreviewStore.ExtensionFor(contentType);
+        var name = key.Trim().TrimStart('/') + "." + Images.PreviewNames.ExtensionFor(contentType);
         return string.IsNullOrEmpty(p) ? name : p + "/" + name;
-    }
-
-    private static AmazonS3Client CreateClient(S3Options o)
-    {
-        var config = new AmazonS3Config
-        {
-            ForcePathStyle = o.ForcePathStyle,
-            AuthenticationRegion = o.Region,
-            Timeout = o.Timeout,
-            MaxErrorRetry = 2,
-            // The SDK's default CRC trailers are not understood by most S3-compatible stores.
-            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-        };
-        if (string.IsNullOrWhiteSpace(o.ServiceUrl))
-        {
-            config.RegionEndpoint = Amazon.RegionEndpoint.GetBySystemName(o.Region);
-        }
-        else
-        {
-            config.ServiceURL = o.ServiceUrl;
-        }
-        return new AmazonS3Client(new BasicAWSCredentials(o.AccessKey, o.SecretKey), config);
     }
 
     public void Dispose()

@@ -17,7 +17,7 @@ public sealed class CloudinaryOptions
 }
 
 /// <summary><c>Publishing:S3</c>: any S3-compatible store (AWS S3, MinIO, Cloudflare R2, …).</summary>
-public sealed class S3Options
+public sealed class S3Options : Storage.IS3Connection
 {
     public const string Section = "Publishing:S3";
     /// <summary>The endpoint; empty means AWS S3 in <see cref="Region"/>.</summary>

@@ -40,7 +40,7 @@ public sealed class TaskActions(
     IDbContextFactory<AppDbContext> dbs,
     TaskQueue queue,
     TaskEventStream stream,
-    PreviewStore previews,
+    IPreviewStore previews,
     IOptionsMonitor<ImageOptions> imageOptions,
     IOptionsMonitor<PipelineOptions> pipelineOptions)
 {
@@ -149,7 +149,7 @@ public sealed class TaskActions(
             {
                 return found;
             }
-            if (candidate.FileDeleted || !previews.Exists(candidate.FileName))
+            if (candidate.FileDeleted || !await previews.ExistsAsync(candidate.FileName, ct))
             {
                 return Outcome.Conflict($"The preview file of image {candidate.Variation} is gone; choose another image.");
             }
@@ -237,7 +237,7 @@ public sealed class TaskActions(
         if (outcome.Kind == OutcomeKind.Ok)
         {
             // Files go only after the database says they are discarded: never a row without its file.
-            discarded.ForEach(previews.Delete);
+            await DeleteFilesAsync(discarded);
             if (!string.IsNullOrWhiteSpace(newPrompt))
             {
                 queue.Cancel(taskId);
@@ -303,7 +303,7 @@ public sealed class TaskActions(
         if (outcome.Kind == OutcomeKind.Ok)
         {
             queue.Cancel(taskId);
-            discarded.ForEach(previews.Delete);
+            await DeleteFilesAsync(discarded);
         }
         return outcome;
     }
@@ -368,7 +368,7 @@ public sealed class TaskActions(
             try
             {
                 await db.SaveAndAnnounceAsync(stream, ct);
-                previews.Delete(image.FileName);
+                await previews.DeleteAsync(image.FileName, CancellationToken.None);
                 return Outcome.Done;
             }
             catch (DbUpdateConcurrencyException)
@@ -444,5 +444,13 @@ public sealed class TaskActions(
             image.FileDeleted = true;
         }
         return images.Select(i => i.FileName).ToList();
+    }
+
+    private async Task DeleteFilesAsync(IEnumerable<string> fileNames)
+    {
+        foreach (var name in fileNames)
+        {
+            await previews.DeleteAsync(name, CancellationToken.None);
+        }
     }
 }

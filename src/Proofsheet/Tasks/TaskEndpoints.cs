@@ -46,7 +46,7 @@ public static class TaskEndpoints
 
     internal static string ActorOf(ClaimsPrincipal user) => user.Identity?.Name ?? "anonymous";
 
-    public static async Task<TaskResponse?> LoadAsync(AppDbContext db, string id, PreviewStore previews, TaskEventStream stream, CancellationToken ct)
+    public static async Task<TaskResponse?> LoadAsync(AppDbContext db, string id, IPreviewStore previews, TaskEventStream stream, CancellationToken ct)
     {
         var task = await db.Tasks.AsNoTracking().SingleOrDefaultAsync(t => t.Id == id, ct);
         if (task is null)
@@ -59,7 +59,7 @@ public static class TaskEndpoints
     }
 
     private static async Task<IResult> CreateAsync(
-        CreateTaskRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        CreateTaskRequest request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream,
         ImageGeneratorChain chain, IOptionsMonitor<ImageOptions> imageOptions, ClaimsPrincipal user, CancellationToken ct)
     {
         var opts = imageOptions.CurrentValue;
@@ -83,7 +83,7 @@ public static class TaskEndpoints
     }
 
     private static async Task<IResult> ListAsync(
-        AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        AppDbContext db, IPreviewStore previews, TaskEventStream stream,
         string? status, int? limit, string? cursor, CancellationToken ct)
     {
         WorkflowStatus parsed = default;
@@ -113,14 +113,14 @@ public static class TaskEndpoints
     }
 
     private static async Task<Results<Ok<TaskResponse>, ProblemHttpResult>> GetAsync(
-        string id, AppDbContext db, PreviewStore previews, TaskEventStream stream, CancellationToken ct)
+        string id, AppDbContext db, IPreviewStore previews, TaskEventStream stream, CancellationToken ct)
     {
         var response = Ids.IsValid(id) ? await LoadAsync(db, id, previews, stream, ct) : null;
         return response is null ? Problems.NotFound($"There is no task {Shorten(id)}.") : TypedResults.Ok(response);
     }
 
     private static async Task<IResult> EditAsync(
-        string id, EditTaskRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        string id, EditTaskRequest request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream,
         ClaimsPrincipal user, CancellationToken ct)
     {
         if (!Ids.IsValid(id))
@@ -205,14 +205,14 @@ public static class TaskEndpoints
         }
     }
 
-    private static Task<IResult> CancelAsync(string id, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+    private static Task<IResult> CancelAsync(string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
         Act(id, db, previews, stream, () => actions.CancelAsync(id, ActorOf(user), ct), ct);
 
-    private static Task<IResult> RetryAsync(string id, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+    private static Task<IResult> RetryAsync(string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
         Act(id, db, previews, stream, () => actions.RetryAsync(id, ActorOf(user), ct), ct);
 
     private static Task<IResult> SelectAsync(
-        string id, SelectRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+        string id, SelectRequest request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
     {
         var checks = ChoiceChecks(request.Index, request.ImageId, required: true);
         return checks.Ok
@@ -221,7 +221,7 @@ public static class TaskEndpoints
     }
 
     private static async Task<IResult> ApproveAsync(
-        string id, ApproveRequest? request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+        string id, ApproveRequest? request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
     {
         request ??= new ApproveRequest(null, null, null);
         var checks = ChoiceChecks(request.Index, request.ImageId, required: false).Text("feedback", request.Feedback, 0, InputLimits.Feedback);
@@ -234,7 +234,7 @@ public static class TaskEndpoints
 
     /// <summary>Approves, waits briefly for the publish, and answers 200 when it is done or 202 while it is still under way.</summary>
     internal static async Task<IResult> Approve(
-        string id, ImageChoice choice, string? feedback, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+        string id, ImageChoice choice, string? feedback, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
     {
         if (!Ids.IsValid(id))
         {
@@ -253,7 +253,7 @@ public static class TaskEndpoints
     }
 
     private static Task<IResult> RejectAsync(
-        string id, RejectRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+        string id, RejectRequest request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
     {
         var checks = new Checks().Text("feedback", request.Feedback, 1, InputLimits.Feedback, required: true).Text("new_prompt", request.NewPrompt, 1, InputLimits.Prompt);
         return checks.Ok
@@ -262,7 +262,7 @@ public static class TaskEndpoints
     }
 
     private static Task<IResult> GenerateMoreAsync(
-        string id, GenerateMoreRequest request, TaskActions actions, AppDbContext db, PreviewStore previews, TaskEventStream stream,
+        string id, GenerateMoreRequest request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream,
         IOptionsMonitor<ImageOptions> imageOptions, ClaimsPrincipal user, CancellationToken ct)
     {
         var checks = new Checks().Range("num_variations", request.NumVariations, 1, imageOptions.CurrentValue.MaxVariations).Text("prompt", request.Prompt, 1, InputLimits.Prompt);
@@ -277,7 +277,7 @@ public static class TaskEndpoints
         .Rule(!required || index is not null || imageId is not null, "index", "Name the image with index or image_id.")
         .Rule(index is null || imageId is null, "index", "Give index or image_id, not both.");
 
-    private static async Task<IResult> Act(string id, AppDbContext db, PreviewStore previews, TaskEventStream stream, Func<Task<Outcome>> action, CancellationToken ct)
+    private static async Task<IResult> Act(string id, AppDbContext db, IPreviewStore previews, TaskEventStream stream, Func<Task<Outcome>> action, CancellationToken ct)
     {
         if (!Ids.IsValid(id))
         {

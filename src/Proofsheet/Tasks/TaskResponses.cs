@@ -28,9 +28,10 @@ public sealed record PageResponse<T>(IReadOnlyList<T> Items, string? NextCursor)
 
 public static class TaskResponseMapping
 {
-    public static ImageVariationResponse ToResponse(this ImageCandidate i, PreviewStore previews) => new(
+    public static ImageVariationResponse ToResponse(this ImageCandidate i, IPreviewStore previews) => new(
         i.Variation, i.Id,
-        i.FileDeleted ? null : previews.PathOf(i.FileName),
+        // A path only where there is one: the local store on this node; null for a bucket.
+        i.FileDeleted ? null : previews.LocalPathOf(i.FileName),
         i.FileName,
         $"/api/media/images/{i.Id}/file",
         i.Source, i.Seed, i.Width, i.Height, i.ContentType, i.ByteSize, i.Sha256, i.Prompt, i.NegativePrompt,
@@ -39,7 +40,7 @@ public static class TaskResponseMapping
         i.CdnUrl,
         i.AttributionName is null ? null : new ImageAttributionResponse(i.AttributionName, i.AttributionUrl, i.SourceUrl));
 
-    public static TaskResponse ToResponse(this ContentTask t, Post? post, IReadOnlyList<ImageCandidate> images, PreviewStore previews, ProgressData? progress)
+    public static TaskResponse ToResponse(this ContentTask t, Post? post, IReadOnlyList<ImageCandidate> images, IPreviewStore previews, ProgressData? progress)
     {
         var visible = images.Where(i => i.Status != CandidateStatus.Discarded).OrderBy(i => i.Variation).ToList();
         var selected = visible.FirstOrDefault(i => i.Id == t.SelectedImageId);
@@ -50,7 +51,7 @@ public static class TaskResponseMapping
             t.PostId, t.Error, t.Attempts, t.NextAttemptAt, t.FailedStatus?.ToWire(), t.CreatedAt, t.UpdatedAt,
             new TaskMetadata(
                 FeaturedImageUrl: post?.Status == PostStatus.Published && post.TaskId == t.Id ? post.FeaturedImageUrl : null,
-                LocalPreviewPath: shown is { FileDeleted: false } ? previews.PathOf(shown.FileName) : null,
+                LocalPreviewPath: shown is { FileDeleted: false } ? previews.LocalPathOf(shown.FileName) : null,
                 ImageGenerationSource: shown?.Source,
                 GeneratedAt: visible.Count == 0 ? null : visible.Max(i => i.GeneratedAt),
                 NeedsApproval: t.Status == WorkflowStatus.AwaitingApproval,

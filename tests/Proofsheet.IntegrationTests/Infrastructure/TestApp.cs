@@ -11,7 +11,8 @@ namespace Proofsheet.IntegrationTests.Infrastructure;
 /// <summary>
 /// The real app in a test host, on a database of its own (SQLite file or PostgreSQL database)
 /// and its own data and preview folders. Two apps made with the same <see cref="Folder"/> and
-/// connection string share their data, as a restarted process would.
+/// connection string share their data, as a restarted process would. An app made with
+/// <c>sameDatabaseAs</c> shares only the database, with folders of its own: a second machine.
 /// </summary>
 public sealed class TestApp : WebApplicationFactory<Program>
 {
@@ -35,7 +36,8 @@ public sealed class TestApp : WebApplicationFactory<Program>
     public string MediaDirectory => Path.Combine(Folder, "data", "media");
 
     public static async Task<TestApp> StartAsync(
-        TestDatabase database, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null, TestApp? sameDataAs = null)
+        TestDatabase database, IDictionary<string, string?>? settings = null, Action<IServiceCollection>? services = null, TestApp? sameDataAs = null,
+        TestApp? sameDatabaseAs = null)
     {
         var folder = sameDataAs?.Folder ?? Directory.CreateTempSubdirectory("proofsheet-test-").FullName;
         Directory.CreateDirectory(Path.Combine(folder, "data"));
@@ -44,7 +46,7 @@ public sealed class TestApp : WebApplicationFactory<Program>
             ["DataDirectory"] = Path.Combine(folder, "data"),
             ["Storage:PreviewDirectory"] = Path.Combine(folder, "previews"),
             ["Database:Provider"] = database.Provider,
-            ["ConnectionStrings:Default"] = sameDataAs?.ConnectionString ?? await database.CreateAsync(Path.Combine(folder, "data")),
+            ["ConnectionStrings:Default"] = (sameDataAs ?? sameDatabaseAs)?.ConnectionString ?? await database.CreateAsync(Path.Combine(folder, "data")),
             ["Auth:ApiKeys"] = ApiKey,
             ["Pipeline:PollInterval"] = "00:00:00.200",
             ["Pipeline:RetryBaseDelay"] = "00:00:00.100",
@@ -113,6 +115,17 @@ public sealed class TestApp : WebApplicationFactory<Program>
             {
                 Assert.Fail($"Task {id} is {current} (error: {task.GetProperty("error")}), not {status}.");
             }
+            await Task.Delay(50);
+        }
+    }
+
+    /// <summary>Polls a condition that follows an event the test cannot subscribe to (e.g. a clean-up after a commit).</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan? limit = null)
+    {
+        var deadline = DateTime.UtcNow + (limit ?? TimeSpan.FromSeconds(30));
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "The condition did not come true in time.");
             await Task.Delay(50);
         }
     }

@@ -9,12 +9,10 @@ namespace Proofsheet.IntegrationTests.Publishing;
 public sealed class CloudinaryStoreTests : IAsyncLifetime
 {
     private CloudinaryStandIn _cloudinary = null!;
-    private readonly string _dir = Path.Combine(Path.GetTempPath(), "proofsheet-cloudinary-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly HttpClient _http = new() { Timeout = Timeout.InfiniteTimeSpan };
 
     public async Task InitializeAsync()
     {
-        Directory.CreateDirectory(_dir);
         _cloudinary = await CloudinaryStandIn.StartAsync();
     }
 
@@ -22,7 +20,6 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
     {
         _http.Dispose();
         await _cloudinary.DisposeAsync();
-        Directory.Delete(_dir, recursive: true);
     }
 
     private CloudinaryStore Store(Action<CloudinaryOptions>? configure = null, TimeProvider? time = null, string? baseUrl = null)
@@ -38,28 +35,21 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
         return new CloudinaryStore(_http, Options.Create(options), time ?? TimeProvider.System, NullLogger<CloudinaryStore>.Instance);
     }
 
-    private PublishRequest Image(string key, int size = 300_000)
-    {
-        var bytes = new byte[size];
-        Random.Shared.NextBytes(bytes);
-        var path = Path.Combine(_dir, key.Replace('/', '_') + ".png");
-        File.WriteAllBytes(path, bytes);
-        return new PublishRequest(key, path, "image/png", bytes.Length, "unused");
-    }
+    private static TestImage Image(string key, int size = 300_000) => new(key, "image/png", size);
 
     [Theory]
     [InlineData("sha1")]
     [InlineData("sha256")]
     public async Task Signed_upload_is_accepted_and_stored_under_a_deterministic_public_id(string algorithm)
     {
-        var request = Image("posts/making-muffins-3f2a");
+        var image = Image("posts/making-muffins-3f2a");
 
-        var asset = await Store(o => o.SignatureAlgorithm = algorithm).UploadAsync(request, CancellationToken.None);
+        var asset = await Store(o => o.SignatureAlgorithm = algorithm).UploadAsync(image.Request(), CancellationToken.None);
 
         var stored = Assert.Single(_cloudinary.Assets).Value;
         Assert.Equal("posts/making-muffins-3f2a", stored.PublicId);
         Assert.Equal(algorithm, stored.SignatureAlgorithm);
-        Assert.Equal(await File.ReadAllBytesAsync(request.LocalPath), stored.Bytes);
+        Assert.Equal(image.Bytes, stored.Bytes);
         Assert.Equal("image/png", stored.ContentType);
         Assert.Equal($"https://res.cloudinary.com/{CloudinaryStandIn.CloudName}/image/upload/v{stored.Version}/posts/making-muffins-3f2a.png", asset.Url);
         Assert.Equal("posts/making-muffins-3f2a", asset.ProviderId);
@@ -73,7 +63,7 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
     [Fact]
     public async Task Folder_prefixes_the_public_id()
     {
-        var asset = await Store(o => o.Folder = "/blog/featured/").UploadAsync(Image("abc"), CancellationToken.None);
+        var asset = await Store(o => o.Folder = "/blog/featured/").UploadAsync(Image("abc").Request(), CancellationToken.None);
 
         Assert.Equal("blog/featured/abc", asset.ProviderId);
         Assert.True(_cloudinary.Assets.ContainsKey("blog/featured/abc"));
@@ -85,24 +75,24 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
         _cloudinary.FailuresToReturn.Enqueue(500);
         _cloudinary.FailuresToReturn.Enqueue(500);
         var store = Store();
-        var request = Image("retry-me");
+        var image = Image("retry-me");
 
         for (var attempt = 1; attempt <= 2; attempt++)
         {
-            var ex = await Assert.ThrowsAsync<PublishingException>(() => store.UploadAsync(request, CancellationToken.None));
+            var ex = await Assert.ThrowsAsync<PublishingException>(() => store.UploadAsync(image.Request(), CancellationToken.None));
             Assert.True(ex.Retryable);
             Assert.Contains("HTTP 500", ex.Message, StringComparison.Ordinal);
             Assert.Contains("General Error", ex.Message, StringComparison.Ordinal);
         }
-        var first = await store.UploadAsync(request, CancellationToken.None);
+        var first = await store.UploadAsync(image.Request(), CancellationToken.None);
         // The pipeline may retry even after a success it never heard of: still one asset.
-        var again = await store.UploadAsync(request, CancellationToken.None);
+        var again = await store.UploadAsync(image.Request(), CancellationToken.None);
 
         Assert.Equal(4, _cloudinary.Requests);
         var stored = Assert.Single(_cloudinary.Assets).Value;
         Assert.Equal("retry-me", stored.PublicId);
         Assert.Equal(first.ProviderId, again.ProviderId);
-        Assert.Equal(await File.ReadAllBytesAsync(request.LocalPath), stored.Bytes);
+        Assert.Equal(image.Bytes, stored.Bytes);
     }
 
     [Theory]
@@ -118,7 +108,7 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
     {
         _cloudinary.FailuresToReturn.Enqueue(status);
 
-        var ex = await Assert.ThrowsAsync<PublishingException>(() => Store().UploadAsync(Image("x"), CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<PublishingException>(() => Store().UploadAsync(Image("x").Request(), CancellationToken.None));
 
         Assert.Equal(retryable, ex.Retryable);
         Assert.Contains($"HTTP {status}", ex.Message, StringComparison.Ordinal);
@@ -131,7 +121,7 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
         const string wrongSecret = "wrong-secret-value-123";
 
         var ex = await Assert.ThrowsAsync<PublishingException>(
-            () => Store(o => o.ApiSecret = wrongSecret).UploadAsync(Image("sig"), CancellationToken.None));
+            () => Store(o => o.ApiSecret = wrongSecret).UploadAsync(Image("sig").Request(), CancellationToken.None));
 
         Assert.False(ex.Retryable);
         Assert.Contains("HTTP 401", ex.Message, StringComparison.Ordinal);
@@ -145,7 +135,7 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
     public async Task A_wrong_api_key_is_not_retryable()
     {
         var ex = await Assert.ThrowsAsync<PublishingException>(
-            () => Store(o => o.ApiKey = "999").UploadAsync(Image("key"), CancellationToken.None));
+            () => Store(o => o.ApiKey = "999").UploadAsync(Image("key").Request(), CancellationToken.None));
 
         Assert.False(ex.Retryable);
         Assert.Contains("Invalid api_key 999", ex.Message, StringComparison.Ordinal);
@@ -157,7 +147,7 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
         _cloudinary.FailuresToReturn.Enqueue(400);
         _cloudinary.FailureMessage = $"Bad request, secret was {CloudinaryStandIn.ApiSecret}";
 
-        var ex = await Assert.ThrowsAsync<PublishingException>(() => Store().UploadAsync(Image("echo"), CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<PublishingException>(() => Store().UploadAsync(Image("echo").Request(), CancellationToken.None));
 
         Assert.DoesNotContain(CloudinaryStandIn.ApiSecret, ex.ToString(), StringComparison.Ordinal);
         Assert.Contains("Bad request, secret was ***", ex.Message, StringComparison.Ordinal);
@@ -168,7 +158,7 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
     {
         var twoHoursAgo = new FixedTime(DateTimeOffset.UtcNow.AddHours(-2));
 
-        var ex = await Assert.ThrowsAsync<PublishingException>(() => Store(time: twoHoursAgo).UploadAsync(Image("stale"), CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<PublishingException>(() => Store(time: twoHoursAgo).UploadAsync(Image("stale").Request(), CancellationToken.None));
 
         Assert.False(ex.Retryable);
         Assert.Contains("Stale request", ex.Message, StringComparison.Ordinal);
@@ -180,7 +170,7 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
         _cloudinary.Delay = TimeSpan.FromSeconds(30);
 
         var ex = await Assert.ThrowsAsync<PublishingException>(
-            () => Store(o => o.Timeout = TimeSpan.FromMilliseconds(300)).UploadAsync(Image("slow"), CancellationToken.None));
+            () => Store(o => o.Timeout = TimeSpan.FromMilliseconds(300)).UploadAsync(Image("slow").Request(), CancellationToken.None));
 
         Assert.True(ex.Retryable);
         Assert.Contains("did not answer", ex.Message, StringComparison.Ordinal);
@@ -195,21 +185,22 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
         listener.Stop();
 
         var ex = await Assert.ThrowsAsync<PublishingException>(
-            () => Store(baseUrl: $"http://127.0.0.1:{port}").UploadAsync(Image("down"), CancellationToken.None));
+            () => Store(baseUrl: $"http://127.0.0.1:{port}").UploadAsync(Image("down").Request(), CancellationToken.None));
 
         Assert.True(ex.Retryable);
         Assert.Contains("Could not reach Cloudinary", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public async Task A_missing_file_is_not_retryable()
+    public async Task A_preview_that_breaks_while_streaming_is_retryable()
     {
-        var request = new PublishRequest("gone", Path.Combine(_dir, "missing.png"), "image/png", 10, "unused");
+        var image = Image("broken");
+        var request = image.Request() with { Content = new ForwardOnlyStream(new MemoryStream(image.Bytes), failAfter: 100_000) };
 
         var ex = await Assert.ThrowsAsync<PublishingException>(() => Store().UploadAsync(request, CancellationToken.None));
 
-        Assert.False(ex.Retryable);
-        Assert.Equal(0, _cloudinary.Requests);
+        Assert.True(ex.Retryable);
+        Assert.Empty(_cloudinary.Assets);
     }
 
     [Fact]
@@ -218,7 +209,7 @@ public sealed class CloudinaryStoreTests : IAsyncLifetime
         _cloudinary.Delay = TimeSpan.FromSeconds(30);
         using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
 
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Store().UploadAsync(Image("cancelled"), cts.Token));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Store().UploadAsync(Image("cancelled").Request(), cts.Token));
     }
 
     private sealed class FixedTime(DateTimeOffset now) : TimeProvider

@@ -9,12 +9,8 @@ using Proofsheet.Publishing;
 
 namespace Proofsheet.IntegrationTests.Publishing;
 
-public sealed class S3StoreTests(S3rverFixture s3) : IClassFixture<S3rverFixture>, IDisposable
+public sealed class S3StoreTests(S3rverFixture s3) : IClassFixture<S3rverFixture>
 {
-    private readonly string _dir = Directory.CreateTempSubdirectory("proofsheet-s3-").FullName;
-
-    public void Dispose() => Directory.Delete(_dir, recursive: true);
-
     private S3Store Store(Action<S3Options>? configure = null)
     {
         var options = new S3Options
@@ -30,29 +26,22 @@ public sealed class S3StoreTests(S3rverFixture s3) : IClassFixture<S3rverFixture
         return new S3Store(Options.Create(options), NullLogger<S3Store>.Instance);
     }
 
-    private PublishRequest Image(string key, string contentType = "image/png", int size = 200_000)
-    {
-        var bytes = new byte[size];
-        Random.Shared.NextBytes(bytes);
-        var path = Path.Combine(_dir, Guid.NewGuid().ToString("N") + ".bin");
-        File.WriteAllBytes(path, bytes);
-        return new PublishRequest(key, path, contentType, bytes.Length, "unused");
-    }
+    private static TestImage Image(string key, string contentType = "image/png", int size = 200_000) => new(key, contentType, size);
 
     [Fact]
     public async Task Upload_is_served_back_at_the_public_url_with_its_type_and_cache_headers()
     {
         using var store = Store(o => o.KeyPrefix = "/media/");
-        var request = Image("posts/making-muffins", "image/jpeg");
+        var image = Image("posts/making-muffins", "image/jpeg");
 
-        var asset = await store.UploadAsync(request, CancellationToken.None);
+        var asset = await store.UploadAsync(image.Request(), CancellationToken.None);
 
         Assert.Equal($"{s3.PublicBaseUrl}/media/posts/making-muffins.jpg", asset.Url);
         Assert.Equal("media/posts/making-muffins.jpg", asset.ProviderId);
         using var http = new HttpClient();
         using var response = await http.GetAsync(asset.Url);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Equal(await File.ReadAllBytesAsync(request.LocalPath), await response.Content.ReadAsByteArrayAsync());
+        Assert.Equal(image.Bytes, await response.Content.ReadAsByteArrayAsync());
         Assert.Equal("image/jpeg", response.Content.Headers.ContentType?.MediaType);
         Assert.Equal(S3Store.CacheControl, response.Headers.CacheControl?.ToString());
     }
@@ -64,8 +53,8 @@ public sealed class S3StoreTests(S3rverFixture s3) : IClassFixture<S3rverFixture
         var first = Image("same-key");
         var second = Image("same-key");
 
-        var a = await store.UploadAsync(first, CancellationToken.None);
-        var b = await store.UploadAsync(second, CancellationToken.None);
+        var a = await store.UploadAsync(first.Request(seekable: true), CancellationToken.None);
+        var b = await store.UploadAsync(second.Request(), CancellationToken.None);
 
         Assert.Equal(a, b);
         using var client = new AmazonS3Client(new BasicAWSCredentials(S3rverFixture.AccessKey, S3rverFixture.SecretKey),
@@ -74,7 +63,7 @@ public sealed class S3StoreTests(S3rverFixture s3) : IClassFixture<S3rverFixture
         var only = Assert.Single(listing.S3Objects);
         Assert.Equal("idempotent/same-key.png", only.Key);
         using var http = new HttpClient();
-        Assert.Equal(await File.ReadAllBytesAsync(second.LocalPath), await http.GetByteArrayAsync(b.Url));
+        Assert.Equal(second.Bytes, await http.GetByteArrayAsync(b.Url));
     }
 
     [Fact]
@@ -84,7 +73,7 @@ public sealed class S3StoreTests(S3rverFixture s3) : IClassFixture<S3rverFixture
         const string wrongSecret = "not-the-secret-0123456789";
         using var store = Store(o => (o.AccessKey, o.SecretKey) = ("UNKNOWNKEY", wrongSecret));
 
-        var ex = await Assert.ThrowsAsync<PublishingException>(() => store.UploadAsync(Image("denied"), CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<PublishingException>(() => store.UploadAsync(Image("denied").Request(), CancellationToken.None));
 
         Assert.False(ex.Retryable);
         Assert.Contains("HTTP 403 InvalidAccessKeyId", ex.Message, StringComparison.Ordinal);
@@ -96,7 +85,7 @@ public sealed class S3StoreTests(S3rverFixture s3) : IClassFixture<S3rverFixture
     {
         using var store = Store(o => o.Bucket = "no-such-bucket");
 
-        var ex = await Assert.ThrowsAsync<PublishingException>(() => store.UploadAsync(Image("nowhere"), CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<PublishingException>(() => store.UploadAsync(Image("nowhere").Request(), CancellationToken.None));
 
         Assert.False(ex.Retryable);
         Assert.Contains("HTTP 404", ex.Message, StringComparison.Ordinal);
@@ -112,7 +101,7 @@ public sealed class S3StoreTests(S3rverFixture s3) : IClassFixture<S3rverFixture
         listener.Stop();
         using var store = Store(o => o.ServiceUrl = $"http://127.0.0.1:{port}");
 
-        var ex = await Assert.ThrowsAsync<PublishingException>(() => store.UploadAsync(Image("down"), CancellationToken.None));
+        var ex = await Assert.ThrowsAsync<PublishingException>(() => store.UploadAsync(Image("down").Request(), CancellationToken.None));
 
         Assert.True(ex.Retryable);
     }

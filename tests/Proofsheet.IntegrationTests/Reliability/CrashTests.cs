@@ -266,7 +266,7 @@ public sealed partial class CrashTests(ITestOutputHelper output)
 
         var previews = Path.Combine(folder, "previews");
         var files = Directory.Exists(previews) ? Directory.GetFiles(previews).Select(Path.GetFileName).ToHashSet() : [];
-        foreach (var file in files.Where(f => f!.EndsWith(PreviewStore.TempSuffix, StringComparison.Ordinal)))
+        foreach (var file in files.Where(f => f!.EndsWith(PreviewNames.TempSuffix, StringComparison.Ordinal)))
         {
             problems.Add($"half-written file {file} is visible");
         }

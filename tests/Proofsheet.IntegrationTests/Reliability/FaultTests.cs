@@ -249,7 +249,7 @@ public sealed class FaultTests
         using var client = app.Api();
         var ready = await client.GetAsync("/health/ready");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
-        Assert.Contains("preview_folder", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Contains("storage:previews", await ready.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
         File.Delete(app.PreviewDirectory);
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/api/tasks/{id}/retry", null)).StatusCode);

@@ -1,0 +1,238 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Proofsheet.Data;
+using Proofsheet.Images;
+using Proofsheet.IntegrationTests.Infrastructure;
+using Proofsheet.IntegrationTests.Publishing;
+
+namespace Proofsheet.IntegrationTests.Storage;
+
+/// <summary>The workflow with previews in an S3 bucket (s3rver) instead of the local folder, on each database.</summary>
+public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverFixture s3) : IDisposable
+{
+    public const string HubPassword = "hub-password-for-tests";
+
+    private readonly AmazonS3Client _bucket = new(new BasicAWSCredentials(S3rverFixture.AccessKey, S3rverFixture.SecretKey),
+        new AmazonS3Config { ServiceURL = s3.ServiceUrl, ForcePathStyle = true, AuthenticationRegion = "us-east-1" });
+
+    // Each test keeps its previews under a prefix of its own in the shared bucket.
+    private readonly string _prefix = "previews-" + Guid.NewGuid().ToString("N")[..8];
+
+    public void Dispose() => _bucket.Dispose();
+
+    private Dictionary<string, string?> Settings(IDictionary<string, string?>? more = null)
+    {
+        var settings = PreviewSettings(s3, _prefix);
+        settings["Auth:AdminPassword"] = HubPassword;
+        foreach (var (key, value) in more ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+        return settings;
+    }
+
+    public static Dictionary<string, string?> PreviewSettings(S3rverFixture s3, string prefix) => new()
+    {
+        ["Storage:Previews:Provider"] = "s3",
+        ["Storage:Previews:S3:ServiceUrl"] = s3.ServiceUrl,
+        ["Storage:Previews:S3:Bucket"] = S3rverFixture.Bucket,
+        ["Storage:Previews:S3:Prefix"] = prefix,
+        ["Storage:Previews:S3:AccessKey"] = S3rverFixture.AccessKey,
+        ["Storage:Previews:S3:SecretKey"] = S3rverFixture.SecretKey,
+    };
+
+    private async Task<Dictionary<string, byte[]>> ObjectsAsync(string prefix)
+    {
+        var listing = await _bucket.ListObjectsV2Async(new ListObjectsV2Request { BucketName = S3rverFixture.Bucket, Prefix = prefix + "/" });
+        var objects = new Dictionary<string, byte[]>();
+        foreach (var o in listing.S3Objects ?? [])
+        {
+            using var got = await _bucket.GetObjectAsync(S3rverFixture.Bucket, o.Key);
+            using var bytes = new MemoryStream();
+            await got.ResponseStream.CopyToAsync(bytes);
+            objects[o.Key[(prefix.Length + 1)..]] = bytes.ToArray();
+        }
+        return objects;
+    }
+
+    private static List<JsonElement> Variations(JsonElement task) =>
+        task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
+
+    /// <summary>A Hub session: the login form's antiforgery token, then the password.</summary>
+    public static async Task<HttpClient> HubAsync(TestApp app)
+    {
+        var client = app.CreateClient(new Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var form = await client.GetStringAsync("/hub/login");
+        var token = CsrfToken().Match(form);
+        Assert.True(token.Success, "the login form has an antiforgery field");
+        var login = await client.PostAsync("/hub/login", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            [token.Groups["name"].Value] = WebUtility.HtmlDecode(token.Groups["value"].Value),
+            ["password"] = HubPassword,
+        }));
+        Assert.Equal(HttpStatusCode.Redirect, login.StatusCode);
+        return client;
+    }
+
+    [GeneratedRegex("<input type=\"hidden\" name=\"(?<name>[^\"]+)\" value=\"(?<value>[^\"]+)\"")]
+    private static partial Regex CsrfToken();
+
+    [Fact]
+    public async Task Candidates_are_objects_in_the_bucket_served_by_the_api_and_the_hub_and_removed_once_published()
+    {
+        await using var app = await TestApp.StartAsync(database, Settings());
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Bucket Previews")).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var variations = Variations(task);
+        Assert.Equal(3, variations.Count);
+        var objects = await ObjectsAsync(_prefix);
+        Assert.Equal(variations.Select(v => v.GetProperty("filename").GetString()!).Order(), objects.Keys.Order());
+        Assert.False(Directory.Exists(app.PreviewDirectory) && Directory.EnumerateFileSystemEntries(app.PreviewDirectory).Any(),
+            "nothing is written to the local preview folder");
+        Assert.Equal(JsonValueKind.Null, task.GetProperty("metadata").GetProperty("local_preview_path").ValueKind);
+        using var hub = await HubAsync(app);
+        foreach (var v in variations)
+        {
+            var name = v.GetProperty("filename").GetString()!;
+            Assert.Matches(@"^titlecard_\d{8}_\d{6}_" + id + @"_var\d\.svg$", name);
+            Assert.Equal(JsonValueKind.Null, v.GetProperty("local_path").ValueKind);
+            Assert.Equal(v.GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(objects[name])));
+
+            using var served = await client.GetAsync(v.GetProperty("preview_url").GetString());
+            Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+            Assert.Equal("image/svg+xml", served.Content.Headers.ContentType!.MediaType);
+            Assert.Equal(objects[name].Length, served.Content.Headers.ContentLength);
+            Assert.Equal("nosniff", served.Headers.GetValues("X-Content-Type-Options").Single());
+            Assert.Equal((true, TimeSpan.FromHours(1)), (served.Headers.CacheControl!.Private, served.Headers.CacheControl.MaxAge));
+            Assert.Equal($"\"{v.GetProperty("sha256").GetString()}\"", served.Headers.ETag!.Tag);
+            Assert.NotNull(served.Content.Headers.LastModified);
+            Assert.Equal(objects[name], await served.Content.ReadAsByteArrayAsync());
+
+            using var again = new HttpRequestMessage(HttpMethod.Get, v.GetProperty("preview_url").GetString());
+            again.Headers.IfNoneMatch.Add(served.Headers.ETag);
+            Assert.Equal(HttpStatusCode.NotModified, (await client.SendAsync(again)).StatusCode);
+
+            using var shown = await hub.GetAsync($"/hub/images/{v.GetProperty("image_id").GetString()}/file");
+            Assert.Equal(HttpStatusCode.OK, shown.StatusCode);
+            Assert.Equal(objects[name], await shown.Content.ReadAsByteArrayAsync());
+        }
+
+        var approved = await client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 2 });
+        Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
+        Assert.Equal("published", (await approved.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("status").GetString());
+        using var anonymous = app.CreateClient();
+        var post = await anonymous.GetFromJsonAsync<JsonElement>("/api/posts/bucket-previews");
+        var image = await anonymous.GetByteArrayAsync(new Uri(post.GetProperty("featured_image_url").GetString()!).PathAndQuery);
+        Assert.Equal(variations[1].GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(image)));
+
+        // The published preview goes right after the publish commits; the others wait for the retention sweep.
+        var publishedName = variations[1].GetProperty("filename").GetString()!;
+        await TestApp.WaitUntilAsync(async () => !(await ObjectsAsync(_prefix)).ContainsKey(publishedName));
+        Assert.Equal(
+            variations.Where(v => v.GetProperty("index").GetInt32() != 2).Select(v => v.GetProperty("filename").GetString()!).Order(),
+            (await ObjectsAsync(_prefix)).Keys.Order());
+        // The published image is still shown in the Hub: from its CDN address now.
+        using var moved = await hub.GetAsync($"/hub/images/{variations[1].GetProperty("image_id").GetString()}/file");
+        Assert.Equal(HttpStatusCode.Redirect, moved.StatusCode);
+
+        var health = await hub.GetStringAsync("/hub/health");
+        Assert.Contains(S3rverFixture.Bucket, health, StringComparison.Ordinal);
+        Assert.Contains(_prefix, health, StringComparison.Ordinal);
+        Assert.Contains("in an S3 bucket (s3)", health, StringComparison.Ordinal);
+        Assert.DoesNotContain(S3rverFixture.SecretKey + "<", health, StringComparison.Ordinal);
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Approval_copies_the_preview_from_the_bucket_to_the_s3_publishing_store_and_can_keep_it()
+    {
+        var mediaPrefix = "media-" + Guid.NewGuid().ToString("N")[..8];
+        await using var app = await TestApp.StartAsync(database, Settings(new Dictionary<string, string?>
+        {
+            ["Publishing:Provider"] = "s3",
+            ["Publishing:S3:ServiceUrl"] = s3.ServiceUrl,
+            ["Publishing:S3:Bucket"] = S3rverFixture.Bucket,
+            ["Publishing:S3:AccessKey"] = S3rverFixture.AccessKey,
+            ["Publishing:S3:SecretKey"] = S3rverFixture.SecretKey,
+            ["Publishing:S3:PublicBaseUrl"] = s3.PublicBaseUrl,
+            ["Publishing:S3:KeyPrefix"] = mediaPrefix,
+            ["Storage:KeepPublishedPreviews"] = "true",
+        }));
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Streamed Copies", 2)).GetProperty("id").GetString()!;
+        var variations = Variations(await app.WaitForStatusAsync(id, "awaiting_approval"));
+
+        var approved = await client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 });
+        Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
+
+        var uploaded = Assert.Single(await ObjectsAsync(mediaPrefix));
+        Assert.StartsWith("streamed-copies-", uploaded.Key, StringComparison.Ordinal);
+        Assert.Equal(variations[0].GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(uploaded.Value)));
+        var post = await app.CreateClient().GetFromJsonAsync<JsonElement>("/api/posts/streamed-copies");
+        Assert.Equal($"{s3.PublicBaseUrl}/{mediaPrefix}/{uploaded.Key}", post.GetProperty("featured_image_url").GetString());
+        // Storage:KeepPublishedPreviews: both previews stay in the preview bucket, and the sweep leaves them too.
+        await app.Services.GetRequiredService<PreviewSweeper>().SweepAsync(CancellationToken.None);
+        Assert.Equal(variations.Select(v => v.GetProperty("filename").GetString()!).Order(), (await ObjectsAsync(_prefix)).Keys.Order());
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task The_sweeps_delete_expired_previews_and_orphan_objects_and_nothing_else()
+    {
+        await using var app = await TestApp.StartAsync(database, Settings(new Dictionary<string, string?> { ["Storage:PreviewRetentionDays"] = "7" }));
+        var old = (await app.CreateTaskAsync("Write about Old Objects", 2)).GetProperty("id").GetString()!;
+        var fresh = (await app.CreateTaskAsync("Write about Fresh Objects", 1)).GetProperty("id").GetString()!;
+        var oldFiles = Variations(await app.WaitForStatusAsync(old, "awaiting_approval")).Select(v => v.GetProperty("filename").GetString()!).ToList();
+        var freshFiles = Variations(await app.WaitForStatusAsync(fresh, "awaiting_approval")).Select(v => v.GetProperty("filename").GetString()!).ToList();
+        await using (var db = app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext())
+        {
+            var eightDaysAgo = DateTime.UtcNow.AddDays(-8);
+            await db.Images.Where(i => i.TaskId == old).ExecuteUpdateAsync(u => u.SetProperty(i => i.GeneratedAt, eightDaysAgo));
+        }
+        // An object the database never recorded, one that is not a preview, and a preview name outside the prefix.
+        const string orphan = "titlecard_20240101_000000_abc_var1.svg";
+        foreach (var key in new[] { $"{_prefix}/{orphan}", $"{_prefix}/holiday-photo.jpg", $"elsewhere-{_prefix}/{orphan}" })
+        {
+            await _bucket.PutObjectAsync(new PutObjectRequest { BucketName = S3rverFixture.Bucket, Key = key, ContentBody = "x", UseChunkEncoding = false });
+        }
+
+        // Now: the orphan is younger than Storage:OrphanGrace (it may be a write in progress on another node), so it stays.
+        var sweeper = app.Services.GetRequiredService<PreviewSweeper>();
+        await sweeper.SweepAsync(CancellationToken.None);
+        var afterFirst = (await ObjectsAsync(_prefix)).Keys.ToHashSet();
+        Assert.All(oldFiles, f => Assert.DoesNotContain(f, afterFirst));
+        Assert.All(freshFiles, f => Assert.Contains(f, afterFirst));
+        Assert.Contains(orphan, afterFirst);
+
+        // Half an hour later the orphan is past the grace and goes; nothing else does.
+        var later = new PreviewSweeper(
+            app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>(), app.Services.GetRequiredService<IPreviewStore>(),
+            app.Services.GetRequiredService<IOptionsMonitor<StorageOptions>>(), new ShiftedTime(TimeSpan.FromMinutes(30)), NullLogger<PreviewSweeper>.Instance);
+        await later.SweepAsync(CancellationToken.None);
+        Assert.Equal(freshFiles.Append("holiday-photo.jpg").Order(), (await ObjectsAsync(_prefix)).Keys.Order());
+        Assert.Single(await ObjectsAsync($"elsewhere-{_prefix}"));
+        app.DeleteFolder();
+    }
+
+    private sealed class ShiftedTime(TimeSpan by) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + by;
+    }
+}
+
+public sealed class SqliteS3PreviewStoreTests(S3rverFixture s3) : S3PreviewStoreTests(new SqliteDatabase(), s3), IClassFixture<S3rverFixture>;
+
+public sealed class PostgresS3PreviewStoreTests(S3rverFixture s3) : S3PreviewStoreTests(new PostgresDatabase(), s3), IClassFixture<S3rverFixture>;
