@@ -87,10 +87,14 @@ public sealed class ComfyUIGenerator(
             var graph = BuildGraph(request with { Count = 1 }, imageSeed, o);
             using (job.Running())
             {
-                var promptId = await QueueAsync(http, server, graph, clientId, ct);
+                // Queueing is not cut short by a cancel: a prompt the server took without our learning its id
+                // could not be taken off again.
+                using var queueTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var promptId = await QueueAsync(http, server, graph, clientId, queueTimeout.Token);
                 var started = new StrongBox<bool>();
                 try
                 {
+                    ct.ThrowIfCancellationRequested();
                     if (socketOpen)
                     {
                         await FollowAsync(socket, promptId, job.Share, i, tracker, started, ct);
