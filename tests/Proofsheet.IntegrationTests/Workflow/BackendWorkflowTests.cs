@@ -76,6 +76,77 @@ public abstract class BackendWorkflowTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task A_mistyped_checkpoint_fails_readiness_and_the_task_with_the_same_sentence_and_nothing_renders()
+    {
+        await using var a1111 = await Automatic1111StandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "automatic1111",
+            ["Images:Automatic1111:BaseUrls"] = a1111.BaseUrl,
+            ["Images:Automatic1111:Checkpoint"] = "sd_xl_bsae_1.0",
+            ["Pipeline:MaxAttempts"] = "1",
+        });
+        var sentence = $"Images:Automatic1111:Checkpoint \"sd_xl_bsae_1.0\" is not a checkpoint on {a1111.BaseUrl}; "
+                       + "it has: sd_xl_base_1.0.safetensors [31e35c80fc], juggernautXL_v9.safetensors [c9e3e68f89].";
+        using var anonymous = app.CreateClient();
+        var ready = await anonymous.GetAsync("/health/ready");
+        var check = (await ready.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("checks").GetProperty("images:automatic1111");
+
+        var id = (await app.CreateTaskAsync("Write about Mistyped Models", 2)).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "failed");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains(sentence, check.GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Contains(sentence, task.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, a1111.Txt2ImgCalls);
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Each_candidate_records_the_model_the_server_rendered_it_with()
+    {
+        await using var a1111 = await Automatic1111StandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "automatic1111",
+            ["Images:Automatic1111:BaseUrls"] = a1111.BaseUrl,
+            ["Images:Automatic1111:Checkpoint"] = "juggernautXL_v9",
+        });
+        var id = (await app.CreateTaskAsync("Write about Recorded Models", 2)).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var variations = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
+        Assert.All(variations, v => Assert.Equal("juggernautXL_v9 [c9e3e68f89]", v.GetProperty("model").GetString()));
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task A_comfyui_candidate_renders_again_alone_from_its_own_seed()
+    {
+        await using var comfy = await ComfyUIStandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "comfyui",
+            ["Images:ComfyUI:BaseUrls"] = comfy.BaseUrl,
+        });
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Reproducible Seeds", 3)).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+        var second = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().Single(v => v.GetProperty("index").GetInt32() == 2);
+        var seed = second.GetProperty("seed").GetInt64();
+
+        var again = await client.PostAsJsonAsync("/api/media/generate-image", new { prompt = task.GetProperty("image_prompt").GetString(), task_id = id, seed, source = "comfyui" });
+
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        var image = (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("image");
+        Assert.Equal(seed, image.GetProperty("seed").GetInt64());
+        var original = await client.GetByteArrayAsync($"/api/media/images/{second.GetProperty("image_id").GetString()}/file");
+        var rerendered = await client.GetByteArrayAsync($"/api/media/images/{image.GetProperty("id").GetString()}/file");
+        Assert.Equal(original, rerendered);
+        app.DeleteFolder();
+    }
+
+    [Fact]
     public async Task The_openai_writer_drafts_the_task_and_the_model_and_usage_are_recorded()
     {
         await using var openai = await OpenAIStandIn.StartAsync();
