@@ -112,6 +112,11 @@ public sealed class AnthropicStandIn : IAsyncDisposable
             {
                 return "tools: each custom tool needs a name and an input_schema of type object";
             }
+            // Strict tool use (structured outputs) needs a closed schema, as the real API checks.
+            if (tool["strict"]?.GetValue<bool>() == true && tool["input_schema"]?["additionalProperties"]?.GetValue<bool>() != false)
+            {
+                return $"tools.{toolNames.Count}.input_schema: additionalProperties must be set to false for strict tools";
+            }
             toolNames.Add(name);
         }
         if (body["tool_choice"] is JsonObject choice && choice["type"]?.GetValue<string>() == "tool"
@@ -149,6 +154,26 @@ public sealed class AnthropicStandIn : IAsyncDisposable
                 context.Response.Headers[name] = value;
             }
             await ErrorAsync(context, status, type, message);
+        };
+
+    /// <summary>The organisation's monthly spend cap: a 429 rate_limit_error with details.error_code and no retry-after.</summary>
+    public static Reply SpendCap() =>
+        async (context, _) =>
+        {
+            context.Response.StatusCode = 429;
+            context.Response.ContentType = "application/json";
+            var error = new JsonObject
+            {
+                ["type"] = "error",
+                ["error"] = new JsonObject
+                {
+                    ["type"] = "rate_limit_error",
+                    ["message"] = "You have reached your monthly spend limit. Access resumes on the first of next month.",
+                    ["details"] = new JsonObject { ["error_code"] = "enforced_spend_limit_reached" },
+                },
+                ["request_id"] = "req_" + Guid.NewGuid().ToString("N"),
+            };
+            await context.Response.WriteAsync(error.ToJsonString(), context.RequestAborted);
         };
 
     public static Reply Slow(TimeSpan delay) =>
