@@ -123,8 +123,9 @@ public sealed class OpenAIImageHealthCheck(IHttpClientFactory httpFactory, IOpti
 }
 
 /// <summary>
-/// Pexels: no request is made, because every search counts against a limit of 200 an hour. The check
-/// reports whether a key is configured and what the last answer said about the rate limit.
+/// Pexels: no request is made, because every search counts against the quota (200 an hour, 20,000 a month).
+/// The check reports whether a key is configured and what the last answer said about the monthly quota
+/// (Pexels' <c>X-Ratelimit-*</c> headers count the month, not the hour).
 /// </summary>
 public sealed class PexelsHealthCheck(PexelsGenerator pexels, IOptionsMonitor<PexelsOptions> options) : IHealthCheck
 {
@@ -135,17 +136,17 @@ public sealed class PexelsHealthCheck(PexelsGenerator pexels, IOptionsMonitor<Pe
             return Task.FromResult(HealthCheckResult.Unhealthy("Images:Pexels:ApiKey is not set."));
         }
         var (remaining, reset, blockedUntil) = pexels.RateLimit;
-        var data = new Dictionary<string, object> { ["checked"] = "configuration only (a search would use up the rate limit)" };
+        var data = new Dictionary<string, object> { ["checked"] = "configuration only (a search would count against the quota)" };
         if (remaining is { } r)
         {
-            data["rate_limit_remaining"] = r;
+            data["requests left this month"] = r;
         }
         if (reset is { } when)
         {
-            data["rate_limit_reset"] = when.ToString("u", System.Globalization.CultureInfo.InvariantCulture);
+            data["monthly quota renews"] = when.ToString("u", System.Globalization.CultureInfo.InvariantCulture);
         }
         return Task.FromResult(blockedUntil is { } until
-            ? HealthCheckResult.Degraded($"Rate limit reached; Pexels is paused until {until:u}.", data: data)
+            ? HealthCheckResult.Degraded($"Pexels is paused until {until:u}: its rate limit or monthly quota was reached.", data: data)
             : HealthCheckResult.Healthy("Configured with an API key.", data));
     }
 }
