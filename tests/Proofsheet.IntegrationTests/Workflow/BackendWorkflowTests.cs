@@ -147,6 +147,67 @@ public abstract class BackendWorkflowTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task Readiness_asks_the_writer_in_use_for_its_models_once_a_minute_and_says_why_it_fails()
+    {
+        await using var openai = await OpenAIStandIn.StartAsync();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "openai",
+            ["Content:OpenAI:BaseUrl"] = openai.BaseUrl,
+            ["Content:OpenAI:ApiKey"] = openai.AcceptedKey,
+            ["Content:OpenAI:Model"] = "gpt-4o-mini",
+        };
+        await using (var app = await TestApp.StartAsync(database, settings))
+        {
+            using var anonymous = app.CreateClient();
+            var first = (await anonymous.GetFromJsonAsync<JsonElement>("/health/ready")).GetProperty("checks").GetProperty("writer:openai");
+            var second = (await anonymous.GetFromJsonAsync<JsonElement>("/health/ready")).GetProperty("checks").GetProperty("writer:openai");
+
+            Assert.Equal("healthy", first.GetProperty("status").GetString());
+            Assert.Equal("The OpenAI-compatible service answers and lists model gpt-4o-mini.", first.GetProperty("description").GetString());
+            Assert.Equal(first.GetProperty("data").GetProperty("checked at").GetString(), second.GetProperty("data").GetProperty("checked at").GetString());
+            Assert.Equal(1, openai.ModelListCalls);
+            app.DeleteFolder();
+        }
+
+        settings["Content:OpenAI:ApiKey"] = "sk-wrong-key-123456";
+        await using (var app = await TestApp.StartAsync(database, settings))
+        {
+            using var anonymous = app.CreateClient();
+            var ready = await anonymous.GetAsync("/health/ready");
+            var text = await ready.Content.ReadAsStringAsync();
+            var check = JsonDocument.Parse(text).RootElement.GetProperty("checks").GetProperty("writer:openai");
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Equal("unhealthy", check.GetProperty("status").GetString());
+            Assert.Contains("answered 401", check.GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.Contains("Content:OpenAI:ApiKey", check.GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("sk-wrong-key-123456", text, StringComparison.Ordinal);
+            app.DeleteFolder();
+        }
+    }
+
+    [Fact]
+    public async Task Readiness_asks_anthropic_for_its_models_and_accepts_an_alias()
+    {
+        await using var anthropic = await AnthropicStandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "anthropic",
+            ["Content:Anthropic:BaseUrl"] = anthropic.BaseUrl,
+            ["Content:Anthropic:ApiKey"] = anthropic.AcceptedKey,
+            ["Content:Anthropic:Model"] = "claude-sonnet-4-5",
+        });
+        using var anonymous = app.CreateClient();
+
+        var check = (await anonymous.GetFromJsonAsync<JsonElement>("/health/ready")).GetProperty("checks").GetProperty("writer:anthropic");
+
+        Assert.Equal("healthy", check.GetProperty("status").GetString());
+        Assert.True(check.GetProperty("data").GetProperty("model listed").GetBoolean());
+        app.DeleteFolder();
+    }
+
+    [Fact]
     public async Task The_openai_writer_drafts_the_task_and_the_model_and_usage_are_recorded()
     {
         await using var openai = await OpenAIStandIn.StartAsync();

@@ -33,8 +33,32 @@ public sealed partial class OpenAIStandIn : IAsyncDisposable
     public static async Task<OpenAIStandIn> StartAsync(string? acceptedKey = "sk-test-4f9c2a7e1b3d")
     {
         var standIn = new OpenAIStandIn { AcceptedKey = acceptedKey };
-        standIn._server = await StandInServer.StartAsync(app => app.MapPost("/v1/chat/completions", standIn.HandleAsync));
+        standIn._server = await StandInServer.StartAsync(app =>
+        {
+            app.MapPost("/v1/chat/completions", standIn.HandleAsync);
+            app.MapGet("/v1/models", standIn.ModelsAsync);
+        });
         return standIn;
+    }
+
+    private int _modelListCalls;
+    public int ModelListCalls => Volatile.Read(ref _modelListCalls);
+
+    /// <summary><c>GET /v1/models</c>: the list every OpenAI-compatible server serves, behind the same key check.</summary>
+    private async Task ModelsAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _modelListCalls);
+        var authorization = context.Request.Headers.Authorization.FirstOrDefault();
+        if (AcceptedKey is not null && authorization != "Bearer " + AcceptedKey)
+        {
+            await ErrorAsync(context, 401, $"Incorrect API key provided: {authorization?.Replace("Bearer ", "", StringComparison.Ordinal)}.", "invalid_request_error", null, "invalid_api_key");
+            return;
+        }
+        await context.Response.WriteAsJsonAsync(new
+        {
+            @object = "list",
+            data = new[] { "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "llama3.1:8b" }.Select(id => new { id, @object = "model", created = 1721172741, owned_by = "system" }),
+        });
     }
 
     public OpenAIStandIn Then(Reply reply)
