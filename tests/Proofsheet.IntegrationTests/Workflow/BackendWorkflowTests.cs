@@ -208,6 +208,32 @@ public abstract class BackendWorkflowTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task Readiness_pings_cloudinary_with_the_keys_and_names_what_is_wrong()
+    {
+        await using var cloudinary = await CloudinaryStandIn.StartAsync();
+        await using (var app = await TestApp.StartAsync(database, Cloudinary(cloudinary)))
+        {
+            using var anonymous = app.CreateClient();
+            var check = (await anonymous.GetFromJsonAsync<JsonElement>("/health/ready")).GetProperty("checks").GetProperty("publishing:cloudinary");
+            Assert.Equal("healthy", check.GetProperty("status").GetString());
+            Assert.Equal(1, cloudinary.Pings);
+            app.DeleteFolder();
+        }
+        var wrong = Cloudinary(cloudinary);
+        wrong["Publishing:Cloudinary:ApiSecret"] = "not-the-secret-123";
+        await using (var app = await TestApp.StartAsync(database, wrong))
+        {
+            using var anonymous = app.CreateClient();
+            var text = await (await anonymous.GetAsync("/health/ready")).Content.ReadAsStringAsync();
+            var check = JsonDocument.Parse(text).RootElement.GetProperty("checks").GetProperty("publishing:cloudinary");
+            Assert.Equal("unhealthy", check.GetProperty("status").GetString());
+            Assert.StartsWith("Cloudinary refused the cloud name or keys", check.GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("not-the-secret-123", text, StringComparison.Ordinal);
+            app.DeleteFolder();
+        }
+    }
+
+    [Fact]
     public async Task The_openai_writer_drafts_the_task_and_the_model_and_usage_are_recorded()
     {
         await using var openai = await OpenAIStandIn.StartAsync();
