@@ -349,6 +349,13 @@ public static class HubEndpoints
                     .ToHtmlString());
                 yield return new SseItem<string>(html, "progress");
             }
+            else if (message.Data is DraftText draft)
+            {
+                var html = await renderer.Dispatcher.InvokeAsync(async () =>
+                    (await renderer.RenderComponentAsync<DraftPreview>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Draft"] = draft })))
+                    .ToHtmlString());
+                yield return new SseItem<string>(html, "draft");
+            }
             else if (message.Type is "status" or "image")
             {
                 yield return new SseItem<string>("", "changed");

@@ -1,227 +1,211 @@
-using System.Collections.Concurrent;
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text;
 using System.Text.Json;
-using System.Text.Json.Serialization;
 using Microsoft.Extensions.Options;
 
 namespace Proofsheet.Images;
 
 /// <summary>
-/// AUTOMATIC1111 / Forge / SD.Next through <c>POST /sdapi/v1/txt2img</c>. A request's variations are
-/// one batch (<c>batch_size</c>) per server; with several servers in <c>Images:Automatic1111:BaseUrls</c>
-/// the batch is split across the healthy ones and the shares run at once. Each server runs one job at
-/// a time (it holds a global lock), so calls to one server are queued here, where the wait is visible,
-/// rather than inside its HTTP call.
+/// AUTOMATIC1111 / Forge / SD.Next through <c>POST /sdapi/v1/txt2img</c>. A request's variations are one
+/// batch (<c>batch_size</c>) per server; the <see cref="ServerPool"/> splits them across the healthy servers
+/// of <c>Images:Automatic1111:BaseUrls</c>, one job of ours per server. Before a server renders, its
+/// checkpoint, sampler and scheduler are checked (the server would silently use others), and each answer's
+/// <c>info</c> must name the model asked for. A batch that runs out of GPU memory is halved on the same
+/// server; a cancel or timeout interrupts the server's render rather than leaving it running.
 /// </summary>
 public sealed class Automatic1111Generator(
     IHttpClientFactory httpFactory,
     IOptionsMonitor<Automatic1111Options> options,
+    [FromKeyedServices(Automatic1111Generator.HttpClientName)] ServerPool pool,
+    Automatic1111Catalog catalog,
     TimeProvider time,
     ILogger<Automatic1111Generator> logger) : IImageGenerator
 {
     public const string HttpClientName = "automatic1111";
 
-    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
-    {
-        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
-        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
-    };
-
-    private sealed class Server
-    {
-        public SemaphoreSlim Gate { get; } = new(1, 1);
-        public DateTimeOffset DownUntil { get; set; }
-        /// <summary>Images handed to this server and not finished yet.</summary>
-        public int Pending { get; set; }
-    }
-
-    private readonly Lock _assignLock = new();
-
-    private readonly ConcurrentDictionary<Uri, Server> _servers = new();
+    /// <summary>How long a cancelled job's server may take to stop after <c>/interrupt</c> before the slot is given up anyway.</summary>
+    private static readonly TimeSpan InterruptGrace = TimeSpan.FromSeconds(15);
 
     public string Name => "automatic1111";
 
     public async Task<IReadOnlyList<GeneratedImage>> GenerateAsync(ImageRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
-        var all = o.Servers;
-        if (all.Count == 0)
+        if (o.Servers.Count == 0)
         {
             throw new ImageGenerationException("AUTOMATIC1111 is not configured: set Images:Automatic1111:BaseUrls.");
         }
-        var now = time.GetUtcNow();
-        var healthy = all.Where(s => StateOf(s).DownUntil <= now).ToList();
-        if (healthy.Count == 0)
-        {
-            // Every server failed recently; trying them again is better than failing without asking.
-            healthy = [.. all];
-        }
-
-        // Concurrent requests go to the least busy servers first; in list order, every request would
-        // queue on the first servers of the pool while the others sit idle.
-        List<Share> shares;
-        lock (_assignLock)
-        {
-            healthy = [.. healthy.OrderBy(s => StateOf(s).Pending)];
-            shares = Split(request.Count, healthy);
-            foreach (var share in shares)
-            {
-                StateOf(share.Server).Pending += share.Count;
-            }
-        }
-        var tracker = new ProgressTracker(progress, request.Count, shares.Select(s => s.Count).ToArray());
-        var tasks = shares.Select((share, i) => RunShareAsync(request, share, i, healthy, tracker, o, cancellationToken)).ToList();
-        var outcomes = await Task.WhenAll(tasks);
-
-        var images = outcomes.SelectMany(r => r.Images).ToList();
+        var tracker = new ShareProgress(progress, request.Count);
+        var (images, errors) = await pool.RunAsync(o.Servers, request.Count, new PoolTimings(o.Timeout, o.ServerCooldown),
+            (job, ct) => RunShareAsync(request, job, tracker, o, ct), Classify, share => tracker.Reset(share), cancellationToken);
         if (images.Count == 0)
         {
-            throw new ImageGenerationException("AUTOMATIC1111 failed: " + string.Join(" ", outcomes.SelectMany(r => r.Errors).Distinct()));
+            var hint = errors.Any(e => e.Contains("out of memory", StringComparison.OrdinalIgnoreCase))
+                ? " The GPU ran out of memory even for one image: lower Images:Width/Height."
+                : "";
+            throw new ImageGenerationException("AUTOMATIC1111 failed: " + string.Join(" ", errors.Distinct()) + hint);
         }
         return images;
     }
 
-    private sealed record Share(Uri Server, int Count, int Offset);
-
-    private sealed record ShareOutcome(IReadOnlyList<GeneratedImage> Images, IReadOnlyList<string> Errors);
-
-    /// <summary>Splits N variations as evenly as possible over the servers (4 on 2 → 2 + 2; 3 on 2 → 2 + 1).</summary>
-    private static List<Share> Split(int count, List<Uri> servers)
+    private static ServerFailure? Classify(Uri server, Exception ex) => ex switch
     {
-        var used = Math.Min(Math.Max(count, 1), servers.Count);
-        var shares = new List<Share>(used);
-        var offset = 0;
-        for (var i = 0; i < used; i++)
+        ImageGenerationException => new ServerFailure(ex.Message),
+        // Out of memory even for one image: the server is fine, the image does not fit on it.
+        ServerOutOfMemoryException => new ServerFailure(ex.Message, ServerAtFault: false),
+        HttpRequestException h => new ServerFailure($"{ServerList.Display(server)}: {BackendHttp.Describe(h)}."),
+        JsonException => new ServerFailure($"{ServerList.Display(server)} answered with a body that is not the txt2img response."),
+        _ => null,
+    };
+
+    private async Task<IReadOnlyList<GeneratedImage>> RunShareAsync(ImageRequest request, ServerJob job, ShareProgress tracker, Automatic1111Options o, CancellationToken ct)
+    {
+        var check = await catalog.CheckAsync(job.Server, fresh: false, ct);
+        if (check.Problem is not null)
         {
-            var n = count / used + (i < count % used ? 1 : 0);
-            shares.Add(new Share(servers[i], n, offset));
-            offset += n;
+            throw new ImageGenerationException(check.Problem);
         }
-        return shares;
+        var images = await RenderHalvingAsync(request, job, job.Share.Count, job.Share.Offset, tracker, check, o, note: null, ct);
+        tracker.Finish(job.Share);
+        return images;
     }
 
-    /// <summary>Runs one share on its server; when that server fails, hands the share to the other healthy servers in turn.</summary>
-    private async Task<ShareOutcome> RunShareAsync(ImageRequest request, Share share, int index, IReadOnlyList<Uri> healthy, ProgressTracker tracker,
-        Automatic1111Options o, CancellationToken ct)
+    /// <summary>Renders <paramref name="count"/> images; when the GPU runs out of memory, renders them in two
+    /// halves on the same server (4 → 2 + 2 → 1 + 1) before the pool gives the share to another server.</summary>
+    private async Task<IReadOnlyList<GeneratedImage>> RenderHalvingAsync(ImageRequest request, ServerJob job, int count, int offset,
+        ShareProgress tracker, Automatic1111Check check, Automatic1111Options o, string? note, CancellationToken ct)
     {
         try
         {
-            return await RunShareOnPoolAsync(request, share, index, healthy, tracker, o, ct);
+            var images = await RenderAsync(request, job, count, offset, tracker, check, o, ct);
+            return note is null ? images : images.Select(i => i with { Note = note }).ToList();
         }
-        finally
+        catch (ServerOutOfMemoryException) when (count > 1)
         {
-            lock (_assignLock)
-            {
-                StateOf(share.Server).Pending -= share.Count;
-            }
+            var half = (count + 1) / 2;
+            var split = $"{ServerList.Display(job.Server)} ran out of GPU memory with {count} images at once; rendered {half} at a time";
+            logger.LogWarning("AUTOMATIC1111 server {Server} ran out of GPU memory with a batch of {Count}; splitting it into {Half} + {Rest}",
+                ServerList.Display(job.Server), count, half, count - half);
+            tracker.Say(job.Share, $"out of GPU memory with {count} at once; trying {half} at a time");
+            var first = await RenderHalvingAsync(request, job, half, offset, tracker, check, o, split, ct);
+            var second = await RenderHalvingAsync(request, job, count - half, offset + half, tracker, check, o, split, ct);
+            return [.. first, .. second];
         }
     }
 
-    private async Task<ShareOutcome> RunShareOnPoolAsync(ImageRequest request, Share share, int index, IReadOnlyList<Uri> healthy, ProgressTracker tracker,
-        Automatic1111Options o, CancellationToken ct)
+    private async Task<IReadOnlyList<GeneratedImage>> RenderAsync(ImageRequest request, ServerJob job, int count, int offset,
+        ShareProgress tracker, Automatic1111Check check, Automatic1111Options o, CancellationToken ct)
     {
-        var start = healthy.ToList().IndexOf(share.Server);
-        var candidates = healthy.Skip(start).Concat(healthy.Take(start)).ToList();
-        var errors = new List<string>();
-        foreach (var server in candidates)
+        var server = job.Server;
+        var http = httpFactory.CreateClient(HttpClientName);
+        var body = new Txt2ImgRequest
         {
-            try
-            {
-                var images = await RunOnServerAsync(request, share, index, server, tracker, o, ct);
-                tracker.Finish(index);
-                return new ShareOutcome(images, errors);
-            }
-            catch (Exception ex) when (ex is ImageGenerationException or HttpRequestException or JsonException or TimeoutException
-                                           || (ex is OperationCanceledException && !ct.IsCancellationRequested))
-            {
-                var message = ex switch
-                {
-                    ImageGenerationException => ex.Message,
-                    HttpRequestException h => $"{ServerList.Display(server)}: {BackendHttp.Describe(h)}.",
-                    JsonException => $"{ServerList.Display(server)} answered with a body that is not the txt2img response.",
-                    _ => $"{ServerList.Display(server)} did not finish within {o.Timeout.TotalSeconds:0.#} s.",
-                };
-                logger.LogWarning("AUTOMATIC1111 server {Server} failed a batch of {Count}: {Reason}", ServerList.Display(server), share.Count, message);
-                errors.Add(message);
-                StateOf(server).DownUntil = time.GetUtcNow() + o.ServerCooldown;
-                tracker.Reset(index);
-            }
-        }
-        return new ShareOutcome([], errors);
-    }
+            Prompt = request.Prompt,
+            NegativePrompt = request.NegativePrompt ?? "",
+            Seed = request.Seed is { } seed ? seed + offset : -1,
+            Steps = request.Steps,
+            CfgScale = o.CfgScale,
+            Width = request.Width - request.Width % 8,
+            Height = request.Height - request.Height % 8,
+            SamplerName = string.IsNullOrWhiteSpace(o.SamplerName) ? null : o.SamplerName,
+            Scheduler = string.IsNullOrWhiteSpace(o.Scheduler) ? null : o.Scheduler,
+            BatchSize = count,
+            NIter = 1,
+            OverrideSettings = string.IsNullOrWhiteSpace(o.Checkpoint) ? null : new Dictionary<string, string> { ["sd_model_checkpoint"] = o.Checkpoint },
+        };
+        using var message = Automatic1111Client.Txt2Img(server, body, o);
 
-    private async Task<IReadOnlyList<GeneratedImage>> RunOnServerAsync(ImageRequest request, Share share, int index, Uri server,
-        ProgressTracker tracker, Automatic1111Options o, CancellationToken ct)
-    {
-        var state = StateOf(server);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(o.Timeout);
-        await state.Gate.WaitAsync(timeout.Token);
+        // The call is not cancelled with the job: the server renders on regardless (inside its queue lock), so a
+        // cancel interrupts it and then waits for the answer, and only then frees the server for our next job.
+        using var call = new CancellationTokenSource();
+        using var polling = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var poller = PollProgressAsync(server, job.Share, tracker, o, polling.Token);
+        string text;
+        int status;
         try
         {
-            var http = httpFactory.CreateClient(HttpClientName);
-            var body = new Txt2ImgRequest
+            using (job.Running())
             {
-                Prompt = request.Prompt,
-                NegativePrompt = request.NegativePrompt ?? "",
-                Seed = request.Seed is { } seed ? seed + share.Offset : -1,
-                Steps = request.Steps,
-                CfgScale = o.CfgScale,
-                Width = request.Width - request.Width % 8,
-                Height = request.Height - request.Height % 8,
-                SamplerName = string.IsNullOrWhiteSpace(o.SamplerName) ? null : o.SamplerName,
-                Scheduler = string.IsNullOrWhiteSpace(o.Scheduler) ? null : o.Scheduler,
-                BatchSize = share.Count,
-                NIter = 1,
-                OverrideSettings = string.IsNullOrWhiteSpace(o.Checkpoint) ? null : new Dictionary<string, string> { ["sd_model_checkpoint"] = o.Checkpoint },
-            };
-            using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(server, "sdapi/v1/txt2img"))
-            {
-                Content = JsonContent.Create(body, options: Json),
-            };
-            Authorize(message, o);
-
-            using var polling = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
-            var poller = PollProgressAsync(server, index, share.Count, tracker, o, polling.Token);
-            try
-            {
-                using var response = await http.SendAsync(message, HttpCompletionOption.ResponseContentRead, timeout.Token);
-                if (!response.IsSuccessStatusCode)
+                var send = http.SendAsync(message, HttpCompletionOption.ResponseContentRead, call.Token);
+                var cancelled = Task.Delay(Timeout.Infinite, ct);
+                if (await Task.WhenAny(send, cancelled) != send)
                 {
-                    throw new ImageGenerationException(DescribeError(server, (int)response.StatusCode, await BackendHttp.ReadSnippetAsync(response, timeout.Token)));
+                    await InterruptAsync(http, server, o);
+                    call.CancelAfter(InterruptGrace);
+                    try
+                    {
+                        using var abandoned = await send;
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+                    {
+                    }
+                    ct.ThrowIfCancellationRequested();
                 }
-                var text = await response.Content.ReadAsStringAsync(timeout.Token);
-                return ParseResponse(server, text, share.Count, request);
-            }
-            finally
-            {
-                await polling.CancelAsync();
-                await poller;
+                using var response = await send;
+                status = (int)response.StatusCode;
+                text = await response.Content.ReadAsStringAsync(ct);
             }
         }
         finally
         {
-            state.Gate.Release();
+            await polling.CancelAsync();
+            await poller;
+        }
+        if (status is < 200 or > 299)
+        {
+            var described = Automatic1111Client.DescribeError(server, status, BackendHttp.Shorten(text, 4000));
+            if (Automatic1111Client.IsOutOfMemory(status, text))
+            {
+                throw new ServerOutOfMemoryException(described);
+            }
+            throw new ImageGenerationException(described);
+        }
+        var result = Automatic1111Client.ParseResponse(server, text, count, request);
+        var model = VerifyModel(server, result, check, o);
+        pool.RecordModel(server, model);
+        return result.Images.Select(i => i with { Model = model }).ToList();
+    }
+
+    private async Task InterruptAsync(HttpClient http, Uri server, Automatic1111Options o)
+    {
+        try
+        {
+            await Automatic1111Client.InterruptAsync(http, server, o);
+            logger.LogInformation("Interrupted our render on AUTOMATIC1111 server {Server}", ServerList.Display(server));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+        {
+            logger.LogWarning("Could not interrupt AUTOMATIC1111 server {Server}: {Reason}", ServerList.Display(server), ex.Message);
         }
     }
 
-    internal static void Authorize(HttpRequestMessage message, Automatic1111Options o)
+    /// <summary>The answer's info names the model and sampler the server really used; a mismatch means it fell
+    /// back to something else (an override it could not apply), which must not pass as the model asked for.</summary>
+    private static string? VerifyModel(Uri server, Txt2ImgResult result, Automatic1111Check check, Automatic1111Options o)
     {
-        if (!string.IsNullOrEmpty(o.Username))
+        var used = result.ModelName is null ? null : result.ModelHash is { Length: > 0 } h ? $"{result.ModelName} [{h}]" : result.ModelName;
+        if (check.ModelName is not null && result.ModelName is not null)
         {
-            message.Headers.Authorization = new AuthenticationHeaderValue("Basic",
-                Convert.ToBase64String(Encoding.UTF8.GetBytes($"{o.Username}:{o.Password}")));
+            var sameName = string.Equals(result.ModelName, check.ModelName, StringComparison.Ordinal);
+            var sameHash = check.ModelHash is null || result.ModelHash is null || string.Equals(result.ModelHash, check.ModelHash, StringComparison.OrdinalIgnoreCase);
+            if (!sameName || !sameHash)
+            {
+                throw new ImageGenerationException(
+                    $"{ServerList.Display(server)} rendered with model {used} instead of Images:Automatic1111:Checkpoint \"{o.Checkpoint}\"; the images were not kept.");
+            }
         }
+        if (check.Sampler is not null && result.SamplerName is not null && !string.Equals(result.SamplerName, check.Sampler, StringComparison.Ordinal))
+        {
+            throw new ImageGenerationException(
+                $"{ServerList.Display(server)} rendered with sampler {result.SamplerName} instead of Images:Automatic1111:SamplerName \"{o.SamplerName}\"; the images were not kept.");
+        }
+        return used;
     }
 
     /// <summary>
     /// Polls the server's progress while our txt2img call runs. The server reports one job (our batch),
     /// so its fraction is the fraction of our share; a failed poll is not a failed generation.
     /// </summary>
-    private async Task PollProgressAsync(Uri server, int index, int count, ProgressTracker tracker, Automatic1111Options o, CancellationToken ct)
+    private async Task PollProgressAsync(Uri server, PoolShare share, ShareProgress tracker, Automatic1111Options o, CancellationToken ct)
     {
         if (!tracker.Enabled)
         {
@@ -237,8 +221,7 @@ public sealed class Automatic1111Generator(
                 {
                     using var pollTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     pollTimeout.CancelAfter(TimeSpan.FromSeconds(5));
-                    using var message = new HttpRequestMessage(HttpMethod.Get, new Uri(server, "sdapi/v1/progress?skip_current_image=true"));
-                    Authorize(message, o);
+                    using var message = Automatic1111Client.Get(server, "sdapi/v1/progress?skip_current_image=true", o);
                     using var response = await http.SendAsync(message, pollTimeout.Token);
                     if (!response.IsSuccessStatusCode)
                     {
@@ -256,7 +239,7 @@ public sealed class Automatic1111Generator(
                     }
                     if (fraction > 0)
                     {
-                        tracker.Update(index, fraction, step);
+                        tracker.Update(share, fraction, step);
                     }
                 }
                 catch (Exception ex) when (ex is HttpRequestException or JsonException or InvalidOperationException
@@ -268,146 +251,6 @@ public sealed class Automatic1111Generator(
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-        }
-    }
-
-    private static string DescribeError(Uri server, int status, string body)
-    {
-        var where = $"{ServerList.Display(server)} answered {status}";
-        using var doc = BackendHttp.TryParse(body);
-        if (doc is not null && doc.RootElement.ValueKind == JsonValueKind.Object)
-        {
-            var root = doc.RootElement;
-            var error = BackendHttp.StringProperty(root, "error");
-            var detail = BackendHttp.StringProperty(root, "detail");
-            var errors = BackendHttp.StringProperty(root, "errors");
-            if (error is not null)
-            {
-                var text = string.Join(": ", new[] { error, string.IsNullOrWhiteSpace(detail) ? errors : detail }.Where(t => !string.IsNullOrWhiteSpace(t)));
-                var hint = error.Contains("OutOfMemory", StringComparison.OrdinalIgnoreCase)
-                    ? " The GPU ran out of memory: lower Images:Width/Height or the number of variations."
-                    : "";
-                return $"{where}: {BackendHttp.Shorten(text, 400)}.{hint}";
-            }
-            // FastAPI's validation shape: {"detail":[{"loc":[...],"msg":"..."}]}
-            if (root.TryGetProperty("detail", out var d) && d.ValueKind == JsonValueKind.Array)
-            {
-                var msgs = d.EnumerateArray().Select(e => string.Join(".", e.TryGetProperty("loc", out var loc) && loc.ValueKind == JsonValueKind.Array
-                    ? loc.EnumerateArray().Select(x => x.ToString()) : []) + ": " + BackendHttp.StringProperty(e, "msg"));
-                return $"{where}: invalid request ({BackendHttp.Shorten(string.Join("; ", msgs), 400)}).";
-            }
-        }
-        return status == 401
-            ? $"{where}: the username or password (Images:Automatic1111:Username/Password) was rejected."
-            : $"{where}: {(string.IsNullOrWhiteSpace(body) ? "no details" : BackendHttp.Shorten(body, 300))}.";
-    }
-
-    private static List<GeneratedImage> ParseResponse(Uri server, string text, int expected, ImageRequest request)
-    {
-        using var doc = BackendHttp.TryParse(text)
-            ?? throw new ImageGenerationException($"{ServerList.Display(server)} answered txt2img with a body that is not JSON.");
-        var root = doc.RootElement;
-        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("images", out var imagesElement) || imagesElement.ValueKind != JsonValueKind.Array)
-        {
-            throw new ImageGenerationException($"{ServerList.Display(server)} answered txt2img without an images list.");
-        }
-        var seeds = new List<long>();
-        var first = 0;
-        // info is JSON inside a string; only the seeds and the grid offset are read from it.
-        if (BackendHttp.StringProperty(root, "info") is { } infoText && BackendHttp.TryParse(infoText) is { } info)
-        {
-            using (info)
-            {
-                if (info.RootElement.ValueKind == JsonValueKind.Object)
-                {
-                    if (info.RootElement.TryGetProperty("all_seeds", out var all) && all.ValueKind == JsonValueKind.Array)
-                    {
-                        seeds.AddRange(all.EnumerateArray().Where(x => x.ValueKind == JsonValueKind.Number).Select(x => x.GetInt64()));
-                    }
-                    else if (info.RootElement.TryGetProperty("seed", out var one) && one.ValueKind == JsonValueKind.Number)
-                    {
-                        seeds.Add(one.GetInt64());
-                    }
-                    if (info.RootElement.TryGetProperty("index_of_first_image", out var ix) && ix.ValueKind == JsonValueKind.Number)
-                    {
-                        first = Math.Max(0, ix.GetInt32());
-                    }
-                }
-            }
-        }
-        var images = new List<GeneratedImage>();
-        foreach (var (item, i) in imagesElement.EnumerateArray().Skip(first).Take(expected).Select((x, i) => (x, i)))
-        {
-            byte[] bytes;
-            try
-            {
-                bytes = Convert.FromBase64String(item.GetString() ?? "");
-            }
-            catch (Exception ex) when (ex is FormatException or InvalidOperationException)
-            {
-                throw new ImageGenerationException($"{ServerList.Display(server)} returned an image that is not base64.", ex);
-            }
-            var sniffed = ImageSniffer.Sniff(bytes)
-                ?? throw new ImageGenerationException($"{ServerList.Display(server)} returned data that is not a PNG, JPEG or WebP image.");
-            images.Add(new GeneratedImage(bytes, sniffed.ContentType, sniffed.Width > 0 ? sniffed.Width : request.Width, sniffed.Height > 0 ? sniffed.Height : request.Height)
-            {
-                Seed = i < seeds.Count ? seeds[i] : seeds.Count > 0 ? seeds[0] + i : null,
-            });
-        }
-        if (images.Count == 0)
-        {
-            throw new ImageGenerationException($"{ServerList.Display(server)} returned no images (the job may have been interrupted).");
-        }
-        return images;
-    }
-
-    private Server StateOf(Uri server) => _servers.GetOrAdd(server, _ => new Server());
-
-    private sealed record Txt2ImgRequest
-    {
-        public required string Prompt { get; init; }
-        public required string NegativePrompt { get; init; }
-        public long Seed { get; init; }
-        public int Steps { get; init; }
-        public double CfgScale { get; init; }
-        public int Width { get; init; }
-        public int Height { get; init; }
-        public string? SamplerName { get; init; }
-        public string? Scheduler { get; init; }
-        public int BatchSize { get; init; }
-        public int NIter { get; init; }
-        public bool SendImages { get; init; } = true;
-        public bool SaveImages { get; init; }
-        public Dictionary<string, string>? OverrideSettings { get; init; }
-    }
-
-    /// <summary>Combines the progress of the shares running on different servers into progress on the request.</summary>
-    private sealed class ProgressTracker(IProgress<GenerationProgress>? progress, int total, int[] counts)
-    {
-        private readonly double[] _fractions = new double[counts.Length];
-        private readonly Lock _lock = new();
-
-        public bool Enabled => progress is not null;
-
-        public void Update(int share, double fraction, string? step) => Set(share, Math.Clamp(fraction, 0, 0.999), step);
-
-        public void Finish(int share) => Set(share, 1, "batch finished");
-
-        public void Reset(int share) => Set(share, 0, "retrying on another server");
-
-        private void Set(int share, double fraction, string? step)
-        {
-            if (progress is null)
-            {
-                return;
-            }
-            lock (_lock)
-            {
-                _fractions[share] = fraction;
-                // The server samples a batch together: its fraction is shown as that share of the batch's images.
-                var done = _fractions.Select((f, i) => f >= 1 ? counts[i] : (int)Math.Floor(f * counts[i])).Sum();
-                progress.Report(new GenerationProgress(Math.Min(done, total), total, step));
-            }
         }
     }
 }

@@ -213,7 +213,8 @@ public sealed class CandidateGenerator(
                 {
                     task.ImagesPending = Math.Max(0, task.ImagesPending - 1);
                 }
-                db.Record(task, "image_generated", actor, $"var{variation} by {source}");
+                db.Record(task, "image_generated", actor, $"var{variation} by {source}"
+                    + (image.Model is null ? "" : $" with {image.Model}") + (image.Note is null ? "" : $" ({image.Note})"));
                 try
                 {
                     await db.SaveAndAnnounceAsync(stream, ct);
@@ -249,6 +250,7 @@ public sealed class CandidateGenerator(
         NegativePrompt = request.NegativePrompt,
         Seed = image.Seed,
         Source = source,
+        Model = image.Model,
         FileName = stored.FileName,
         ContentType = image.ContentType,
         Width = image.Width,

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Net.WebSockets;
@@ -12,12 +12,16 @@ namespace Proofsheet.Images;
 /// <summary>
 /// ComfyUI: queues an SDXL text-to-image graph (API format) with <c>POST /prompt</c>, follows it on the
 /// <c>/ws</c> websocket (progress, completion, errors) and fetches the outputs listed in
-/// <c>/history/{id}</c> from <c>/view</c>. A request goes to one healthy server of the pool; a server
-/// that fails hands the request to the next.
+/// <c>/history/{id}</c> from <c>/view</c>. Each image is its own prompt with its own seed, so any candidate
+/// can be rendered again alone; a batch shares one noise seed in ComfyUI and its images cannot. The
+/// <see cref="ServerPool"/> spreads a request's images over the healthy servers, one job of ours per
+/// server. Outputs go through <c>PreviewImage</c> into ComfyUI's temp folder, which it empties on start,
+/// rather than piling up in its output folder. A cancel or timeout takes our prompt off the server.
 /// </summary>
 public sealed class ComfyUIGenerator(
     IHttpClientFactory httpFactory,
     IOptionsMonitor<ComfyUIOptions> options,
+    [FromKeyedServices(ComfyUIGenerator.HttpClientName)] ServerPool pool,
     TimeProvider time,
     ILogger<ComfyUIGenerator> logger) : IImageGenerator
 {
@@ -25,53 +29,41 @@ public sealed class ComfyUIGenerator(
     private const string SaveNode = "9";
     private static readonly string[] ViewKeys = ["filename", "subfolder", "type"];
 
-    private readonly ConcurrentDictionary<Uri, DateTimeOffset> _downUntil = new();
-    private int _next;
+    /// <summary>ComfyUI's KSampler takes seeds up to 2^64-1; ours stay below 2^53 so that they survive JSON in every client.</summary>
+    private const long RandomSeedLimit = 1L << 53;
 
     public string Name => "comfyui";
 
     public async Task<IReadOnlyList<GeneratedImage>> GenerateAsync(ImageRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken)
     {
         var o = options.CurrentValue;
-        var servers = o.Servers;
-        if (servers.Count == 0)
+        if (o.Servers.Count == 0)
         {
             throw new ImageGenerationException("ComfyUI is not configured: set Images:ComfyUI:BaseUrls.");
         }
-        var now = time.GetUtcNow();
-        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)servers.Count);
-        var rotated = servers.Skip(start).Concat(servers.Take(start)).ToList();
-        // Healthy servers first, spreading requests over them; servers that failed lately last.
-        var order = rotated.Where(s => _downUntil.GetValueOrDefault(s) <= now).Concat(rotated.Where(s => _downUntil.GetValueOrDefault(s) > now)).ToList();
-        var errors = new List<string>();
-        foreach (var server in order)
+        var seed = request.Seed is { } s && s >= 0 ? s : Random.Shared.NextInt64(0, RandomSeedLimit);
+        var tracker = new ShareProgress(progress, request.Count);
+        var (images, errors) = await pool.RunAsync(o.Servers, request.Count, new PoolTimings(o.Timeout, o.ServerCooldown),
+            (job, ct) => RunShareAsync(job, request, seed, tracker, o, ct), Classify, share => tracker.Reset(share), cancellationToken);
+        if (images.Count == 0)
         {
-            try
-            {
-                return await RunAsync(server, request, progress, o, cancellationToken);
-            }
-            catch (Exception ex) when (ex is ImageGenerationException or HttpRequestException or WebSocketException or JsonException
-                                           || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                var message = ex switch
-                {
-                    ImageGenerationException => ex.Message,
-                    HttpRequestException h => $"{ServerList.Display(server)}: {BackendHttp.Describe(h)}.",
-                    OperationCanceledException => $"{ServerList.Display(server)} did not finish within {o.Timeout.TotalSeconds:0.#} s.",
-                    _ => $"{ServerList.Display(server)}: {ex.Message}",
-                };
-                logger.LogWarning("ComfyUI server {Server} failed: {Reason}", ServerList.Display(server), message);
-                errors.Add(message);
-                _downUntil[server] = time.GetUtcNow() + o.ServerCooldown;
-            }
+            throw new ImageGenerationException("ComfyUI failed: " + string.Join(" ", errors.Distinct()));
         }
-        throw new ImageGenerationException("ComfyUI failed: " + string.Join(" ", errors));
+        progress?.Report(new GenerationProgress(images.Count, request.Count, "done"));
+        return images;
     }
 
-    private async Task<IReadOnlyList<GeneratedImage>> RunAsync(Uri server, ImageRequest request, IProgress<GenerationProgress>? progress, ComfyUIOptions o, CancellationToken ct)
+    private static ServerFailure? Classify(Uri server, Exception ex) => ex switch
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(o.Timeout);
+        ImageGenerationException => new ServerFailure(ex.Message),
+        HttpRequestException h => new ServerFailure($"{ServerList.Display(server)}: {BackendHttp.Describe(h)}."),
+        WebSocketException or JsonException => new ServerFailure($"{ServerList.Display(server)}: {ex.Message}"),
+        _ => null,
+    };
+
+    private async Task<IReadOnlyList<GeneratedImage>> RunShareAsync(ServerJob job, ImageRequest request, long seed, ShareProgress tracker, ComfyUIOptions o, CancellationToken ct)
+    {
+        var server = job.Server;
         var http = httpFactory.CreateClient(HttpClientName);
         var clientId = Guid.NewGuid().ToString("N");
 
@@ -80,7 +72,7 @@ public sealed class ComfyUIGenerator(
         var socketOpen = true;
         try
         {
-            await socket.ConnectAsync(SocketUri(server, clientId), timeout.Token);
+            await socket.ConnectAsync(SocketUri(server, clientId), ct);
         }
         catch (WebSocketException ex)
         {
@@ -88,28 +80,38 @@ public sealed class ComfyUIGenerator(
             socketOpen = false;
         }
 
-        var seed = request.Seed is { } s && s >= 0 ? s : Random.Shared.NextInt64(0, 1L << 53);
-        var graph = BuildGraph(request, seed, o);
-        using var response = await http.PostAsJsonAsync(new Uri(server, "prompt"), new JsonObject { ["prompt"] = graph, ["client_id"] = clientId }, timeout.Token);
-        var text = await response.Content.ReadAsStringAsync(timeout.Token);
-        if (!response.IsSuccessStatusCode)
+        var images = new List<GeneratedImage>();
+        for (var i = 0; i < job.Share.Count; i++)
         {
-            throw new ImageGenerationException(DescribePromptError(server, (int)response.StatusCode, text));
+            var imageSeed = seed + job.Share.Offset + i;
+            var graph = BuildGraph(request with { Count = 1 }, imageSeed, o);
+            using (job.Running())
+            {
+                // Queueing is not cut short by a cancel: a prompt the server took without our learning its id
+                // could not be taken off again.
+                using var queueTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                var promptId = await QueueAsync(http, server, graph, clientId, queueTimeout.Token);
+                var started = new StrongBox<bool>();
+                try
+                {
+                    ct.ThrowIfCancellationRequested();
+                    if (socketOpen)
+                    {
+                        await FollowAsync(socket, promptId, job.Share, i, tracker, started, ct);
+                    }
+                    var entry = await WaitForHistoryAsync(http, server, promptId, ct);
+                    var image = await FetchOutputAsync(http, server, entry, request, ct);
+                    images.Add(image with { Seed = imageSeed, Model = o.Checkpoint });
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    await TakeOffServerAsync(http, server, promptId, started.Value);
+                    throw;
+                }
+            }
+            pool.RecordModel(server, o.Checkpoint);
+            tracker.Update(job.Share, (double)(i + 1) / job.Share.Count, "image finished");
         }
-        using var queued = BackendHttp.TryParse(text);
-        var promptId = queued is null ? null : BackendHttp.StringProperty(queued.RootElement, "prompt_id");
-        if (promptId is null)
-        {
-            throw new ImageGenerationException($"{ServerList.Display(server)} answered /prompt without a prompt_id.");
-        }
-        logger.LogInformation("ComfyUI server {Server} queued prompt {PromptId} for {Count} image(s)", ServerList.Display(server), promptId, request.Count);
-
-        if (socketOpen)
-        {
-            await FollowAsync(socket, promptId, request.Count, progress, timeout.Token);
-        }
-        var entry = await WaitForHistoryAsync(http, server, promptId, timeout.Token);
-        var images = await FetchOutputsAsync(http, server, entry, request, seed, timeout.Token);
         if (socket.State == WebSocketState.Open)
         {
             try
@@ -120,8 +122,42 @@ public sealed class ComfyUIGenerator(
             {
             }
         }
-        progress?.Report(new GenerationProgress(images.Count, request.Count, "done"));
+        tracker.Finish(job.Share);
         return images;
+    }
+
+    private static async Task<string> QueueAsync(HttpClient http, Uri server, JsonObject graph, string clientId, CancellationToken ct)
+    {
+        using var response = await http.PostAsJsonAsync(new Uri(server, "prompt"), new JsonObject { ["prompt"] = graph, ["client_id"] = clientId }, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new ImageGenerationException(DescribePromptError(server, (int)response.StatusCode, text));
+        }
+        using var queued = BackendHttp.TryParse(text);
+        return (queued is null ? null : BackendHttp.StringProperty(queued.RootElement, "prompt_id"))
+            ?? throw new ImageGenerationException($"{ServerList.Display(server)} answered /prompt without a prompt_id.");
+    }
+
+    /// <summary>ComfyUI renders a queued prompt whether or not anyone waits for it: a running one is interrupted
+    /// (by prompt id, so that nobody else's render stops), a waiting one is deleted from the queue.</summary>
+    private async Task TakeOffServerAsync(HttpClient http, Uri server, string promptId, bool started)
+    {
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            if (!started)
+            {
+                using var deleted = await http.PostAsJsonAsync(new Uri(server, "queue"), new JsonObject { ["delete"] = new JsonArray(promptId) }, timeout.Token);
+            }
+            // Also when not seen starting: it may have started since; an interrupt naming another prompt does nothing.
+            using var interrupted = await http.PostAsJsonAsync(new Uri(server, "interrupt"), new JsonObject { ["prompt_id"] = promptId }, timeout.Token);
+            logger.LogInformation("Took prompt {PromptId} off ComfyUI server {Server}", promptId, ServerList.Display(server));
+        }
+        catch (Exception ex) when (ex is HttpRequestException or OperationCanceledException)
+        {
+            logger.LogWarning("Could not take prompt {PromptId} off ComfyUI server {Server}: {Reason}", promptId, ServerList.Display(server), ex.Message);
+        }
     }
 
     private static Uri SocketUri(Uri server, string clientId)
@@ -156,7 +192,7 @@ public sealed class ComfyUIGenerator(
             ["latent_image"] = Link("5", 0),
         }),
         ["8"] = Node("VAEDecode", new JsonObject { ["samples"] = Link("3", 0), ["vae"] = Link("4", 2) }),
-        [SaveNode] = Node("SaveImage", new JsonObject { ["filename_prefix"] = "proofsheet/render", ["images"] = Link("8", 0) }),
+        [SaveNode] = Node("PreviewImage", new JsonObject { ["images"] = Link("8", 0) }),
     };
 
     private static JsonObject Node(string type, JsonObject inputs) => new() { ["class_type"] = type, ["inputs"] = inputs };
@@ -165,7 +201,7 @@ public sealed class ComfyUIGenerator(
 
     /// <summary>Reads the websocket until our prompt ends. Returns normally when it succeeded or the socket dropped
     /// (the history then tells); throws when the server reported an error or an interrupt.</summary>
-    private async Task FollowAsync(ClientWebSocket socket, string promptId, int count, IProgress<GenerationProgress>? progress, CancellationToken ct)
+    private async Task FollowAsync(ClientWebSocket socket, string promptId, PoolShare share, int image, ShareProgress tracker, StrongBox<bool> started, CancellationToken ct)
     {
         var buffer = new byte[16 * 1024];
         using var message = new MemoryStream();
@@ -206,10 +242,13 @@ public sealed class ComfyUIGenerator(
             }
             switch (type)
             {
+                case "execution_start":
+                    started.Value = true;
+                    break;
                 case "progress" when data.TryGetProperty("value", out var v) && data.TryGetProperty("max", out var m)
                                      && v.TryGetInt32(out var value) && m.TryGetInt32(out var max) && max > 0:
-                    progress?.Report(new GenerationProgress(Math.Min(count - 1, (int)Math.Floor((double)value / max * count)), count,
-                        string.Create(CultureInfo.InvariantCulture, $"step {value}/{max}")));
+                    started.Value = true;
+                    tracker.Update(share, (image + (double)value / max) / share.Count, string.Create(CultureInfo.InvariantCulture, $"step {value}/{max}"));
                     break;
                 case "executing" when data.TryGetProperty("node", out var node) && node.ValueKind == JsonValueKind.Null:
                 case "execution_success":
@@ -247,33 +286,24 @@ public sealed class ComfyUIGenerator(
         }
     }
 
-    private static async Task<IReadOnlyList<GeneratedImage>> FetchOutputsAsync(HttpClient http, Uri server, JsonElement entry, ImageRequest request, long seed, CancellationToken ct)
+    private static async Task<GeneratedImage> FetchOutputAsync(HttpClient http, Uri server, JsonElement entry, ImageRequest request, CancellationToken ct)
     {
         if (!entry.TryGetProperty("outputs", out var outputs) || !outputs.TryGetProperty(SaveNode, out var save)
-            || !save.TryGetProperty("images", out var files) || files.ValueKind != JsonValueKind.Array)
+            || !save.TryGetProperty("images", out var files) || files.ValueKind != JsonValueKind.Array || files.GetArrayLength() == 0)
         {
-            throw new ImageGenerationException($"{ServerList.Display(server)} finished the job but listed no saved images.");
+            throw new ImageGenerationException($"{ServerList.Display(server)} finished the job but listed no images.");
         }
-        var images = new List<GeneratedImage>();
-        foreach (var file in files.EnumerateArray().Take(request.Count))
+        var file = files[0];
+        var query = string.Join("&", ViewKeys.Select(k => k + "=" + Uri.EscapeDataString(BackendHttp.StringProperty(file, k) ?? "")));
+        using var response = await http.GetAsync(new Uri(server, "view?" + query), ct);
+        if (!response.IsSuccessStatusCode)
         {
-            var query = string.Join("&", ViewKeys.Select(k => k + "=" + Uri.EscapeDataString(BackendHttp.StringProperty(file, k) ?? "")));
-            using var response = await http.GetAsync(new Uri(server, "view?" + query), ct);
-            if (!response.IsSuccessStatusCode)
-            {
-                throw new ImageGenerationException($"{ServerList.Display(server)} answered /view with {(int)response.StatusCode} for {BackendHttp.StringProperty(file, "filename")}.");
-            }
-            var bytes = await response.Content.ReadAsByteArrayAsync(ct);
-            var sniffed = ImageSniffer.Sniff(bytes)
-                ?? throw new ImageGenerationException($"{ServerList.Display(server)} served a file from /view that is not an image.");
-            // One seed drives the whole batch's noise; it is what reproduces these images in ComfyUI.
-            images.Add(new GeneratedImage(bytes, sniffed.ContentType, sniffed.Width > 0 ? sniffed.Width : request.Width, sniffed.Height > 0 ? sniffed.Height : request.Height) { Seed = seed });
+            throw new ImageGenerationException($"{ServerList.Display(server)} answered /view with {(int)response.StatusCode} for {BackendHttp.StringProperty(file, "filename")}.");
         }
-        if (images.Count == 0)
-        {
-            throw new ImageGenerationException($"{ServerList.Display(server)} finished the job but listed no saved images.");
-        }
-        return images;
+        var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+        var sniffed = ImageSniffer.Sniff(bytes)
+            ?? throw new ImageGenerationException($"{ServerList.Display(server)} served a file from /view that is not an image.");
+        return new GeneratedImage(bytes, sniffed.ContentType, sniffed.Width > 0 ? sniffed.Width : request.Width, sniffed.Height > 0 ? sniffed.Height : request.Height);
     }
 
     private static string DescribeExecutionError(JsonElement data) =>

@@ -27,6 +27,10 @@ public sealed record GeneratedImage(byte[] Data, string ContentType, int Width, 
     public ImageAttribution? Attribution { get; init; }
     /// <summary>Where the image came from (a stock photo's page), for attribution and de-duplication.</summary>
     public string? SourceUrl { get; init; }
+    /// <summary>The model the server says it rendered with (checkpoint name and hash), when it says.</summary>
+    public string? Model { get; init; }
+    /// <summary>Something the reviewer should know about how the image was made (a batch split after running out of memory).</summary>
+    public string? Note { get; init; }
 }
 
 public readonly record struct GenerationProgress(int Done, int Total, string? Step = null);

@@ -5,21 +5,24 @@ using Microsoft.Extensions.Options;
 namespace Proofsheet.Images;
 
 /// <summary>
-/// AUTOMATIC1111: every server in the pool is asked for its checkpoints and loaded model. Healthy when all
-/// answer with a model, degraded when only some do. Reports servers by host and port only.
+/// AUTOMATIC1111: every server in the pool is asked for its checkpoints, samplers and schedulers, and the
+/// configured ones must be there (the server would otherwise render with others without a word). Healthy
+/// when all servers pass, degraded when only some do. Reports servers by host and port only, and the model
+/// the last job rendered with (the server's own options are restored after each job).
 /// </summary>
-public sealed class Automatic1111HealthCheck(IHttpClientFactory httpFactory, IOptionsMonitor<Automatic1111Options> options) : IHealthCheck
+public sealed class Automatic1111HealthCheck(
+    IOptionsMonitor<Automatic1111Options> options,
+    Automatic1111Catalog catalog,
+    [FromKeyedServices(Automatic1111Generator.HttpClientName)] ServerPool pool) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var o = options.CurrentValue;
-        var servers = o.Servers;
+        var servers = options.CurrentValue.Servers;
         if (servers.Count == 0)
         {
             return HealthCheckResult.Unhealthy("Images:Automatic1111:BaseUrls is not set.");
         }
-        var http = httpFactory.CreateClient(Automatic1111Generator.HttpClientName);
-        var reports = await Task.WhenAll(servers.Select(s => CheckServerAsync(http, s, o, cancellationToken)));
+        var reports = await Task.WhenAll(servers.Select(s => CheckServerAsync(s, cancellationToken)));
         var data = new Dictionary<string, object>();
         for (var i = 0; i < servers.Count; i++)
         {
@@ -27,52 +30,44 @@ public sealed class Automatic1111HealthCheck(IHttpClientFactory httpFactory, IOp
         }
         var ok = reports.Count(r => r.Ok);
         var summary = $"{ok} of {servers.Count} AUTOMATIC1111 server(s) ready.";
+        var problems = string.Join(" ", reports.Where(r => !r.Ok).Select(r => r.Problem).OfType<string>().Distinct());
         return ok == servers.Count ? HealthCheckResult.Healthy(summary, data)
-            : ok > 0 ? HealthCheckResult.Degraded(summary, data: data)
-            : HealthCheckResult.Unhealthy(summary, data: data);
+            : ok > 0 ? HealthCheckResult.Degraded($"{summary} {problems}".Trim(), data: data)
+            : HealthCheckResult.Unhealthy($"{summary} {problems}".Trim(), data: data);
     }
 
-    private static async Task<(bool Ok, string Status)> CheckServerAsync(HttpClient http, Uri server, Automatic1111Options o, CancellationToken ct)
+    private async Task<(bool Ok, string Status, string? Problem)> CheckServerAsync(Uri server, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         try
         {
-            using var models = new HttpRequestMessage(HttpMethod.Get, new Uri(server, "sdapi/v1/sd-models"));
-            Automatic1111Generator.Authorize(models, o);
-            using var modelsResponse = await http.SendAsync(models, timeout.Token);
-            if (!modelsResponse.IsSuccessStatusCode)
+            var check = await catalog.CheckAsync(server, fresh: true, timeout.Token);
+            if (check.Problem is not null)
             {
-                return (false, $"sd-models answered {(int)modelsResponse.StatusCode}");
+                return (false, check.Problem, check.Problem);
             }
-            using var list = JsonDocument.Parse(await modelsResponse.Content.ReadAsStringAsync(timeout.Token));
-            var count = list.RootElement.ValueKind == JsonValueKind.Array ? list.RootElement.GetArrayLength() : 0;
-            if (count == 0)
+            var view = pool.View(server);
+            var status = view.LastModel is { } last ? $"ready, last job rendered with {last}"
+                : check.LoadedModel is { } loaded ? $"ready, model {loaded} loaded (no job yet)"
+                : "ready";
+            if (view.RunningOurJob)
             {
-                return (false, "no checkpoints installed");
+                status += "; rendering our job now";
             }
-            using var opts = new HttpRequestMessage(HttpMethod.Get, new Uri(server, "sdapi/v1/options"));
-            Automatic1111Generator.Authorize(opts, o);
-            using var optsResponse = await http.SendAsync(opts, timeout.Token);
-            if (!optsResponse.IsSuccessStatusCode)
-            {
-                return (false, $"options answered {(int)optsResponse.StatusCode}");
-            }
-            using var settings = JsonDocument.Parse(await optsResponse.Content.ReadAsStringAsync(timeout.Token));
-            var loaded = BackendHttp.StringProperty(settings.RootElement, "sd_model_checkpoint");
-            return string.IsNullOrWhiteSpace(loaded) ? (false, "no model loaded") : (true, $"ready, model {loaded}");
+            return (true, status, null);
+        }
+        catch (ImageGenerationException ex)
+        {
+            return (false, ex.Message, ex.Message);
         }
         catch (HttpRequestException ex)
         {
-            return (false, BackendHttp.Describe(ex));
-        }
-        catch (JsonException)
-        {
-            return (false, "answered with a body that is not JSON");
+            return (false, BackendHttp.Describe(ex), null);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            return (false, "did not answer within 5 s");
+            return (false, "did not answer within 5 s", null);
         }
     }
 }
@@ -128,8 +123,9 @@ public sealed class OpenAIImageHealthCheck(IHttpClientFactory httpFactory, IOpti
 }
 
 /// <summary>
-/// Pexels: no request is made, because every search counts against a limit of 200 an hour. The check
-/// reports whether a key is configured and what the last answer said about the rate limit.
+/// Pexels: no request is made, because every search counts against the quota (200 an hour, 20,000 a month).
+/// The check reports whether a key is configured and what the last answer said about the monthly quota
+/// (Pexels' <c>X-Ratelimit-*</c> headers count the month, not the hour).
 /// </summary>
 public sealed class PexelsHealthCheck(PexelsGenerator pexels, IOptionsMonitor<PexelsOptions> options) : IHealthCheck
 {
@@ -140,23 +136,26 @@ public sealed class PexelsHealthCheck(PexelsGenerator pexels, IOptionsMonitor<Pe
             return Task.FromResult(HealthCheckResult.Unhealthy("Images:Pexels:ApiKey is not set."));
         }
         var (remaining, reset, blockedUntil) = pexels.RateLimit;
-        var data = new Dictionary<string, object> { ["checked"] = "configuration only (a search would use up the rate limit)" };
+        var data = new Dictionary<string, object> { ["checked"] = "configuration only (a search would count against the quota)" };
         if (remaining is { } r)
         {
-            data["rate_limit_remaining"] = r;
+            data["requests left this month"] = r;
         }
         if (reset is { } when)
         {
-            data["rate_limit_reset"] = when.ToString("u", System.Globalization.CultureInfo.InvariantCulture);
+            data["monthly quota renews"] = when.ToString("u", System.Globalization.CultureInfo.InvariantCulture);
         }
         return Task.FromResult(blockedUntil is { } until
-            ? HealthCheckResult.Degraded($"Rate limit reached; Pexels is paused until {until:u}.", data: data)
+            ? HealthCheckResult.Degraded($"Pexels is paused until {until:u}: its rate limit or monthly quota was reached.", data: data)
             : HealthCheckResult.Healthy("Configured with an API key.", data));
     }
 }
 
 /// <summary>ComfyUI: <c>GET /system_stats</c> on every server of the pool (reachable, and which device it runs on).</summary>
-public sealed class ComfyUIHealthCheck(IHttpClientFactory httpFactory, IOptionsMonitor<ComfyUIOptions> options) : IHealthCheck
+public sealed class ComfyUIHealthCheck(
+    IHttpClientFactory httpFactory,
+    IOptionsMonitor<ComfyUIOptions> options,
+    [FromKeyedServices(ComfyUIGenerator.HttpClientName)] ServerPool pool) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
@@ -170,7 +169,8 @@ public sealed class ComfyUIHealthCheck(IHttpClientFactory httpFactory, IOptionsM
         var data = new Dictionary<string, object>();
         for (var i = 0; i < servers.Count; i++)
         {
-            data[ServerList.Display(servers[i])] = reports[i].Status;
+            var view = pool.View(servers[i]);
+            data[ServerList.Display(servers[i])] = reports[i].Status + (view.RunningOurJob ? "; rendering our job now" : "");
         }
         var ok = reports.Count(r => r.Ok);
         var summary = $"{ok} of {servers.Count} ComfyUI server(s) reachable.";

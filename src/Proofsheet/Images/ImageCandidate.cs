@@ -27,6 +27,8 @@ public sealed class ImageCandidate : Tasks.IHasId
     public string? NegativePrompt { get; init; }
     public long? Seed { get; init; }
     public required string Source { get; init; }
+    /// <summary>The model the backend reported rendering with (e.g. <c>sd_xl_base_1.0 [31e35c80fc]</c>).</summary>
+    public string? Model { get; init; }
     /// <summary>The file's name inside the preview folder; the folder itself comes from configuration.</summary>
     public required string FileName { get; init; }
     public required string ContentType { get; init; }

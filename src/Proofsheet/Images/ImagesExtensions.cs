@@ -21,6 +21,9 @@ public static class ImagesExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<BackendCircuitBreaker>();
         services.AddSingleton<ImageGeneratorChain>();
+        // The one way an A1111 or ComfyUI job gets a server. A multi-node deployment replaces this with a
+        // cluster-wide implementation registered before AddImages (TryAdd keeps it).
+        services.TryAddSingleton<IServerSlots, InProcessServerSlots>();
 
         services.AddSingleton<IImageGenerator, TitleCardGenerator>();
         AddAutomatic1111(services);
@@ -64,9 +67,14 @@ public static class ImagesExtensions
                 "Images:Automatic1111:Timeout and :ProgressInterval must be positive.");
         // Timeouts are per call (CancellationTokenSource), so that they surface as a clear backend error.
         services.AddHttpClient(Automatic1111Generator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
+        services.AddKeyedSingleton(Automatic1111Generator.HttpClientName, (sp, _) => NewPool(sp, "AUTOMATIC1111"));
+        services.AddSingleton<Automatic1111Catalog>();
         services.AddSingleton<Automatic1111Generator>();
         services.AddSingleton<IImageGenerator>(sp => sp.GetRequiredService<Automatic1111Generator>());
     }
+
+    private static ServerPool NewPool(IServiceProvider sp, string backend) =>
+        new(backend, sp.GetRequiredService<IServerSlots>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>().CreateLogger<ServerPool>());
 
     private static bool IsHttpUrl(string? value) =>
         Uri.TryCreate(value?.Trim(), UriKind.Absolute, out var u) && u.Scheme is "http" or "https";
@@ -102,6 +110,8 @@ public static class ImagesExtensions
                 "Images:Providers names comfyui, so Images:ComfyUI:BaseUrls must list one or more http(s) server addresses, comma-separated (e.g. http://127.0.0.1:8188).")
             .Validate(o => o.Timeout > TimeSpan.Zero, "Images:ComfyUI:Timeout must be positive.");
         services.AddHttpClient(ComfyUIGenerator.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
-        services.AddSingleton<IImageGenerator, ComfyUIGenerator>();
+        services.AddKeyedSingleton(ComfyUIGenerator.HttpClientName, (sp, _) => NewPool(sp, "ComfyUI"));
+        services.AddSingleton<ComfyUIGenerator>();
+        services.AddSingleton<IImageGenerator>(sp => sp.GetRequiredService<ComfyUIGenerator>());
     }
 }

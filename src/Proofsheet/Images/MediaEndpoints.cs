@@ -48,7 +48,9 @@ public static class MediaEndpoints
             .Text("negative_prompt", request.NegativePrompt, 0, InputLimits.Prompt)
             .Range("width", request.Width, 64, 4096)
             .Range("height", request.Height, 64, 4096)
-            .Range("seed", request.Seed, -1, uint.MaxValue);
+            // ComfyUI seeds go past 2^32 (its KSampler takes up to 2^64-1); a candidate's own seed must be accepted back.
+            // Seeds are stored as signed 64-bit numbers, so the top half of ComfyUI's range is not offered.
+            .Range("seed", request.Seed, -1, long.MaxValue);
         if (!checks.Ok)
         {
             return checks.Problem();

@@ -7,8 +7,10 @@ namespace Proofsheet.Images;
 
 /// <summary>
 /// Stock photos from Pexels. Tries a chain of searches (the topic or title, its keywords, then plain
-/// concept words from the prompt), never about people, and offers each photo once per task. Pexels'
-/// rate limit is strict (200/hour), so once it says none are left this stops asking until its reset.
+/// concept words from the prompt), never about people, and offers each photo once per task. Pexels
+/// allows 200 requests an hour and 20,000 a month: its <c>X-Ratelimit-*</c> headers count the monthly quota
+/// (reset at the start of the next period), and going past the hourly limit is a bare 429. Either way this
+/// stops asking until the quota renews or the back-off is over.
 /// </summary>
 public sealed partial class PexelsGenerator(
     IHttpClientFactory httpFactory,
@@ -41,10 +43,11 @@ public sealed partial class PexelsGenerator(
     private DateTimeOffset _blockedUntil;
     private int? _remaining;
     private DateTimeOffset? _reset;
+    private string _blockedBecause = "";
 
     public string Name => "pexels";
 
-    /// <summary>The rate-limit state from the last answer, for the health check (no request of its own).</summary>
+    /// <summary>The monthly quota from the last answer's <c>X-Ratelimit-*</c> headers, for the health check (no request of its own).</summary>
     public (int? Remaining, DateTimeOffset? Reset, DateTimeOffset? BlockedUntil) RateLimit
     {
         get
@@ -156,7 +159,7 @@ public sealed partial class PexelsGenerator(
         {
             if (_blockedUntil > now)
             {
-                throw new ImageGenerationException($"Pexels rate limit reached; not asking again before {_blockedUntil:u}.");
+                throw new ImageGenerationException($"{_blockedBecause}; not asking again before {_blockedUntil:u}.");
             }
         }
         var http = httpFactory.CreateClient(HttpClientName);
@@ -191,10 +194,10 @@ public sealed partial class PexelsGenerator(
                     lock (_lock)
                     {
                         _blockedUntil = until;
-                        _remaining = 0;
+                        _blockedBecause = "Pexels rate limit reached (429: more than 200 requests in an hour, or the monthly quota)";
                     }
                     logger.LogWarning("Pexels rate limit reached (429); pausing Pexels until {Until}", until);
-                    throw new ImageGenerationException($"Pexels rate limit reached (429); not asking again before {until:u}.");
+                    throw new ImageGenerationException($"Pexels rate limit reached (429: more than 200 requests in an hour, or the monthly quota); not asking again before {until:u}.");
                 }
                 if (status >= 500 && attempt == 0)
                 {
@@ -221,7 +224,8 @@ public sealed partial class PexelsGenerator(
             if (remaining == 0)
             {
                 _blockedUntil = reset ?? time.GetUtcNow() + options.CurrentValue.RateLimitBackoff;
-                logger.LogWarning("Pexels rate limit used up; pausing Pexels until {Until}", _blockedUntil);
+                _blockedBecause = "Pexels' monthly request quota is used up";
+                logger.LogWarning("Pexels' monthly request quota is used up; pausing Pexels until it renews at {Until}", _blockedUntil);
             }
         }
     }

@@ -137,6 +137,37 @@ public sealed class CloudinaryStore(HttpClient http, IOptions<CloudinaryOptions>
     }
 
     /// <summary>Defence in depth: the secret is never sent, but nothing that reaches a message may contain it.</summary>
+    /// <summary>Readiness: the Admin API's <c>GET /v1_1/{cloud}/ping</c> proves the cloud name, key and secret and uploads nothing.</summary>
+    public async Task<string?> FindProblemAsync(CancellationToken ct)
+    {
+        var o = options.Value;
+        using var message = new HttpRequestMessage(HttpMethod.Get, $"{o.BaseUrl.TrimEnd('/')}/v1_1/{Uri.EscapeDataString(o.CloudName ?? "")}/ping");
+        message.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{o.ApiKey}:{o.ApiSecret}")));
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            using var response = await http.SendAsync(message, timeout.Token);
+            if (response.IsSuccessStatusCode)
+            {
+                return null;
+            }
+            var body = await response.Content.ReadAsStringAsync(timeout.Token);
+            var reason = Scrub(ErrorMessage(body) ?? response.ReasonPhrase ?? "no details", o);
+            return (int)response.StatusCode == 401
+                ? $"Cloudinary refused the cloud name or keys (Publishing:Cloudinary:CloudName/ApiKey/ApiSecret): {reason}"
+                : $"Cloudinary answered the ping with {(int)response.StatusCode}: {reason}";
+        }
+        catch (HttpRequestException ex)
+        {
+            return $"Could not reach Cloudinary at {o.BaseUrl}: {Scrub(ex.Message, o)}";
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return "Cloudinary did not answer the ping within 10 s.";
+        }
+    }
+
     private static string Scrub(string text, CloudinaryOptions o) =>
         string.IsNullOrEmpty(o.ApiSecret) ? text : text.Replace(o.ApiSecret, "***", StringComparison.Ordinal);
 }

@@ -1,3 +1,4 @@
+using Proofsheet.Health;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
@@ -33,6 +34,12 @@ public static class PublishingExtensions
             var name = sp.GetRequiredService<IOptions<PublishingOptions>>().Value.Provider.Trim();
             return new ActiveStore(sp.GetServices<IPublishingStore>().First(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)));
         });
+        // Only a remote store in use is checked, and its answer kept for a minute.
+        var provider = builder.Configuration["Publishing:Provider"]?.Trim().ToLowerInvariant();
+        if (provider is "s3" or "cloudinary")
+        {
+            builder.Services.AddHealthChecks().AddCachedCheck<PublishingHealthCheck>("publishing:" + provider);
+        }
         return builder;
     }
 

@@ -1,5 +1,6 @@
 using Amazon.Runtime;
 using Amazon.S3;
+using Amazon.S3.Model;
 using Microsoft.Extensions.Options;
 using Proofsheet.Storage;
 
@@ -51,6 +52,30 @@ public sealed class S3Store(IOptions<S3Options> options, ILogger<S3Store> logger
         var url = o.PublicBaseUrl!.TrimEnd('/') + "/" + string.Join('/', key.Split('/').Select(Uri.EscapeDataString));
         logger.LogInformation("Uploaded {Key} to bucket {Bucket}: {Url}", key, o.Bucket, url);
         return new PublishedAsset(url, key);
+    }
+
+    /// <summary>Readiness: <c>HeadBucket</c> proves the address, the keys and the bucket at the cost of no object.</summary>
+    public async Task<string?> FindProblemAsync(CancellationToken ct)
+    {
+        var o = options.Value;
+        try
+        {
+            await _client.Value.HeadBucketAsync(new HeadBucketRequest { BucketName = o.Bucket }, ct);
+            return null;
+        }
+        catch (AmazonS3Exception ex)
+        {
+            return (int)ex.StatusCode switch
+            {
+                404 => $"The bucket '{o.Bucket}' does not exist at {o.ServiceUrl ?? "AWS"}.",
+                403 => $"The S3 keys (Publishing:S3:AccessKey/SecretKey) may not use the bucket '{o.Bucket}' (403).",
+                var status => $"The S3 store answered HeadBucket with HTTP {status} {ex.ErrorCode}.",
+            };
+        }
+        catch (Exception ex) when (ex is HttpRequestException or AmazonServiceException or IOException or Amazon.Runtime.AmazonClientException)
+        {
+            return $"Could not reach the S3 store at {o.ServiceUrl ?? "AWS"}: {ex.Message}";
+        }
     }
 
     internal static string ObjectKey(string key, string contentType, string? prefix)

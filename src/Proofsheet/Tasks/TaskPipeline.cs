@@ -77,8 +77,9 @@ public sealed class TaskPipeline(
         stream.Progress(taskId, new ProgressData(0, 1, $"writing the draft with {writer.Writer.Name}", "writing"));
         // The draft is written only once per task: a task that already has one (a crash after
         // writing, before its post was reserved) does not pay for another.
+        using var drafts = new DraftReporter(stream, taskId);
         var draft = task.Content is null
-            ? await writer.Writer.WriteAsync(new ArticleRequest(task.Topic, task.Tone, task.Audience, task.TargetWords), ct)
+            ? await writer.Writer.WriteAsync(new ArticleRequest(task.Topic, task.Tone, task.Audience, task.TargetWords), drafts, ct)
             : null;
 
         for (var attempt = 0; ; attempt++)
@@ -217,4 +218,76 @@ public sealed class TaskPipeline(
     };
 
     private static string Clip(string s, int max) => s.Length <= max ? s : s[..max];
+}
+
+/// <summary>The draft's text while the writer streams it, for the Hub to show as it is written.</summary>
+public sealed record DraftText(string Content);
+
+/// <summary>
+/// Publishes the draft as it grows: at most four times a second, the latest text always following within
+/// that time (each event carries the whole text so far, so a page that joins late still shows all of it).
+/// </summary>
+internal sealed class DraftReporter(TaskEventStream stream, string taskId) : IProgress<string>, IDisposable
+{
+    private static readonly TimeSpan Every = TimeSpan.FromMilliseconds(250);
+    private readonly Lock _lock = new();
+    private readonly System.Diagnostics.Stopwatch _since = new();
+    private Timer? _timer;
+    private string? _pending;
+    private int _published;
+
+    public void Report(string value)
+    {
+        lock (_lock)
+        {
+            if (value.Length <= (_pending?.Length ?? _published))
+            {
+                return;
+            }
+            _pending = value;
+            if (_timer is not null)
+            {
+                return;
+            }
+            var wait = _since.IsRunning ? Every - _since.Elapsed : TimeSpan.Zero;
+            if (wait <= TimeSpan.Zero)
+            {
+                PublishPending();
+            }
+            else
+            {
+                _timer = new Timer(_ =>
+                {
+                    lock (_lock)
+                    {
+                        _timer?.Dispose();
+                        _timer = null;
+                        PublishPending();
+                    }
+                }, null, wait, Timeout.InfiniteTimeSpan);
+            }
+        }
+    }
+
+    private void PublishPending()
+    {
+        if (_pending is not { } text)
+        {
+            return;
+        }
+        _pending = null;
+        _published = text.Length;
+        _since.Restart();
+        stream.Publish(taskId, new TaskStreamMessage("draft", new DraftText(text)));
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            _timer?.Dispose();
+            _timer = null;
+            _pending = null;
+        }
+    }
 }

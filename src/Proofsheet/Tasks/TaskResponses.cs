@@ -7,7 +7,7 @@ public sealed record ImageVariationResponse(
     int Index, string ImageId, string? LocalPath, string Filename, string PreviewUrl, string Source,
     long? Seed, int Width, int Height, string ContentType, long ByteSize, string Sha256, string Prompt,
     string? NegativePrompt, DateTime GeneratedAt, double GenerationTime, string Status, bool Selected,
-    string? CdnUrl, ImageAttributionResponse? Attribution);
+    string? CdnUrl, ImageAttributionResponse? Attribution, string? Model);
 
 public sealed record ImageAttributionResponse(string Name, string? Url, string? SourceUrl);
 
@@ -38,7 +38,8 @@ public static class TaskResponseMapping
         i.GeneratedAt, i.GenerationSeconds, i.Status.ToWire(),
         i.Status is CandidateStatus.Selected or CandidateStatus.Published,
         i.CdnUrl,
-        i.AttributionName is null ? null : new ImageAttributionResponse(i.AttributionName, i.AttributionUrl, i.SourceUrl));
+        i.AttributionName is null ? null : new ImageAttributionResponse(i.AttributionName, i.AttributionUrl, i.SourceUrl),
+        i.Model);
 
     public static TaskResponse ToResponse(this ContentTask t, Post? post, IReadOnlyList<ImageCandidate> images, IPreviewStore previews, ProgressData? progress)
     {

@@ -19,7 +19,7 @@ public sealed class AnthropicWriter(IHttpClientFactory httpClients, IOptions<Ant
 
     public string Name => "anthropic";
 
-    public async Task<ArticleDraft> WriteAsync(ArticleRequest request, CancellationToken cancellationToken)
+    public async Task<ArticleDraft> WriteAsync(ArticleRequest request, IProgress<string>? textSoFar, CancellationToken cancellationToken)
     {
         var o = options.Value;
         using var client = new AnthropicClient(new ClientOptions
@@ -43,6 +43,8 @@ public sealed class AnthropicWriter(IHttpClientFactory httpClients, IOptions<Ant
                 Name = ToolName,
                 Description = "Submit the finished blog article.",
                 InputSchema = new InputSchema(schema),
+                // Strict tool use: the API guarantees the input matches the schema rather than trying to.
+                Strict = true,
             }],
             ToolChoice = new ToolChoiceTool(ToolName),
         };

@@ -151,12 +151,25 @@ internal static class WriterFailures
             401 => $" Check {keySetting}.",
             403 => " The key is not allowed to use this model or endpoint.",
             404 => " Check the base URL and the model name.",
+            429 when body?.Contains("enforced_spend_limit_reached", StringComparison.Ordinal) == true =>
+                " The organisation's monthly spend limit is reached; requests resume next month or after moving to a higher usage tier. Not retried: retrying cannot help.",
+            429 when IsOutOfCredit(body) => " The account is out of credit or over its spend limit. Not retried: retrying cannot help.",
             429 => " The service is rate limiting or the account is out of credit.",
             _ => "",
         };
         var message = $"{service} answered {status} ({code}){(reason is null ? "." : $": {reason}")}{hint}";
-        return new WriterException(Redact(message, apiKey), retryable: ModelHttpResilienceHandler.IsRetryableStatus(code) && !(body?.Contains("insufficient_quota", StringComparison.Ordinal) ?? false));
+        return new WriterException(Redact(message, apiKey), retryable: ModelHttpResilienceHandler.IsRetryableStatus(code) && !IsOutOfCredit(body));
     }
+
+    /// <summary>A 429 that waiting cannot cure: OpenAI's insufficient_quota and spend-limit codes, Anthropic's spend cap
+    /// (<c>error.details.error_code: enforced_spend_limit_reached</c>, sent without retry-after).</summary>
+    public static bool IsOutOfCredit(string? body) =>
+        body is not null && OutOfCreditCodes.Any(c => body.Contains(c, StringComparison.Ordinal));
+
+    private static readonly string[] OutOfCreditCodes =
+    [
+        "insufficient_quota", "enforced_spend_limit_reached", "organization_spend_limit_exceeded", "project_spend_limit_exceeded", "credit_balance_exhausted",
+    ];
 
     public static WriterException Unreachable(string service, string baseUrl, Exception ex, string? apiKey) =>
         new(Redact($"Could not reach {service} at {baseUrl}: {ex.Message}", apiKey), retryable: true);

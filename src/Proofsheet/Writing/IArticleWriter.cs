@@ -18,8 +18,16 @@ public interface IArticleWriter
     /// <summary>The configuration name of this backend (<c>outline</c>, <c>openai</c>, …).</summary>
     string Name { get; }
 
+    /// <param name="textSoFar">Told the article's text so far, as the model writes it (a writer that does not stream
+    /// reports nothing); the text is what the reviewer will read, not the JSON around it.</param>
     /// <exception cref="WriterException">The backend answered, but not with a usable draft.</exception>
-    Task<ArticleDraft> WriteAsync(ArticleRequest request, CancellationToken cancellationToken);
+    Task<ArticleDraft> WriteAsync(ArticleRequest request, IProgress<string>? textSoFar, CancellationToken cancellationToken);
+}
+
+public static class ArticleWriters
+{
+    public static Task<ArticleDraft> WriteAsync(this IArticleWriter writer, ArticleRequest request, CancellationToken cancellationToken) =>
+        writer.WriteAsync(request, null, cancellationToken);
 }
 
 /// <summary>A writer failure with a message fit to show a reviewer (never a secret).</summary>

@@ -55,6 +55,11 @@ internal sealed class ModelHttpResilienceHandler : DelegatingHandler
         return await _pipeline.ExecuteAsync(async ct =>
         {
             var response = await base.SendAsync(request, ct);
+            if (response.IsSuccessStatusCode && response.Content.Headers.ContentType?.MediaType == "text/event-stream")
+            {
+                // A streamed answer is read as it arrives; the writer times the whole stream itself.
+                return response;
+            }
             try
             {
                 // Read the body inside the attempt, so a service that sends headers and then stalls still times out.
@@ -91,9 +96,9 @@ internal sealed class ModelHttpResilienceHandler : DelegatingHandler
         var status = (int)response.StatusCode;
         if (status == 429)
         {
-            // OpenAI says "out of credit" with a 429 too; waiting does not fix that.
+            // OpenAI says "out of credit" and Anthropic "spend limit reached" with a 429 too; waiting does not fix that.
             var body = await response.Content.ReadAsStringAsync(cancellationToken);
-            return !body.Contains("insufficient_quota", StringComparison.Ordinal);
+            return !WriterFailures.IsOutOfCredit(body);
         }
         return status is 408 or 409 || status >= 500;
     }

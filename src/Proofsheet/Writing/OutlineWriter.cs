@@ -14,7 +14,7 @@ public sealed partial class OutlineWriter : IArticleWriter
 
     public string Name => "outline";
 
-    public Task<ArticleDraft> WriteAsync(ArticleRequest request, CancellationToken cancellationToken)
+    public Task<ArticleDraft> WriteAsync(ArticleRequest request, IProgress<string>? textSoFar, CancellationToken cancellationToken)
     {
         var subject = SubjectOf(request.Topic);
         var title = TitleCase(subject);

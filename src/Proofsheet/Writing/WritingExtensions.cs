@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Proofsheet.Health;
 
 namespace Proofsheet.Writing;
 
@@ -7,6 +8,13 @@ public static class WritingExtensions
     public static WebApplicationBuilder AddWriting(this WebApplicationBuilder builder)
     {
         builder.Services.AddArticleWriters();
+        // Only a writer in use is checked; the offline outline writer has nothing to reach.
+        var provider = builder.Configuration[$"{ContentOptions.Section}:Provider"]?.Trim().ToLowerInvariant();
+        if (provider is "openai" or "anthropic")
+        {
+            builder.Services.AddHttpClient(WriterHealthCheck.HttpClientName);
+            builder.Services.AddHealthChecks().AddCachedCheck<WriterHealthCheck>("writer:" + provider);
+        }
         return builder;
     }
 

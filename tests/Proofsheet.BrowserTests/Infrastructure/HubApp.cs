@@ -16,9 +16,12 @@ public sealed class HubApp : WebApplicationFactory<Program>
     public const string Password = "correct horse battery staple";
 
     private readonly string _folder = Directory.CreateTempSubdirectory("proofsheet-browser-").FullName;
+    private readonly IReadOnlyDictionary<string, string> _settings;
 
-    public HubApp()
+    /// <param name="settings">Configuration on top of the defaults (e.g. a writer pointed at a stand-in).</param>
+    public HubApp(IReadOnlyDictionary<string, string>? settings = null)
     {
+        _settings = settings ?? new Dictionary<string, string>();
         UseKestrel(0);
         StartServer();
         var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -41,6 +44,10 @@ public sealed class HubApp : WebApplicationFactory<Program>
         builder.UseSetting("Auth:AdminPassword", Password);
         builder.UseSetting("Pipeline:PollInterval", "00:00:00.200");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
         builder.UseEnvironment("Production");
         builder.ConfigureTestServices(Images.Install);
     }

@@ -349,7 +349,7 @@ public sealed partial class ClusterTests
             services.AddSingleton(new ActiveWriter(this));
         }
 
-        public async Task<ArticleDraft> WriteAsync(ArticleRequest request, CancellationToken cancellationToken)
+        public async Task<ArticleDraft> WriteAsync(ArticleRequest request, IProgress<string>? textSoFar, CancellationToken cancellationToken)
         {
             // Slow enough that the other node's poll sees the task while it is being written.
             await Task.Delay(300, cancellationToken);

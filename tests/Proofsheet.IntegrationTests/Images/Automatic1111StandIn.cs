@@ -57,10 +57,21 @@ public enum A1111Mode
     DropConnection,
 }
 
+/// <summary>Which server's error body the stand-in sends: A1111's middleware, Forge's, or FastAPI's own.</summary>
+public enum A1111Flavour
+{
+    Automatic1111,
+    Forge,
+}
+
 /// <summary>
 /// Speaks AUTOMATIC1111's <c>/sdapi/v1</c> API: txt2img (one job at a time, like the real server's queue
-/// lock), progress of the running job, sd-models and options, the middleware's error body, and HTTP Basic
-/// auth when <see cref="Username"/> is set.
+/// lock), progress of the running job, interrupt, sd-models, samplers, schedulers and options, the
+/// middleware's error body (or Forge's), and HTTP Basic auth when <see cref="Username"/> is set. As strict
+/// as the real server where it matters: an unknown checkpoint override is dropped and an unknown sampler or
+/// scheduler becomes the default, without an error (processing.py, sd_samplers.py); a job renders on after
+/// its client disconnects and only <c>/interrupt</c> cuts it short; a batch larger than
+/// <see cref="MaxBatch"/> runs out of GPU memory.
 /// </summary>
 internal sealed class Automatic1111StandIn : IAsyncDisposable
 {
@@ -75,6 +86,46 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
 
     public string BaseUrl => _server!.BaseUrl;
     public A1111Mode Mode { get; set; }
+    public A1111Flavour Flavour { get; set; }
+    /// <summary>The largest batch that fits in GPU memory; 0 for no limit.</summary>
+    public int MaxBatch { get; set; }
+    public int Interrupts;
+    /// <summary>Jobs that ran to their end (not interrupted), even when nobody was waiting for the answer.</summary>
+    public int JobsCompleted;
+    /// <summary>Set when a job starts rendering (after the queue lock), so a test can act while it runs.</summary>
+    public TaskCompletionSource JobStarted { get; private set; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private CancellationTokenSource _interrupt = new();
+    private string _loaded = Models[0].Title;
+
+    public sealed record Model(string Title, string Name, string Hash);
+
+    public static readonly Model[] Models =
+    [
+        new("sd_xl_base_1.0.safetensors [31e35c80fc]", "sd_xl_base_1.0", "31e35c80fc"),
+        new("juggernautXL_v9.safetensors [c9e3e68f89]", "juggernautXL_v9", "c9e3e68f89"),
+    ];
+
+    /// <summary>sd_samplers.all_samplers of v1.10: samplers[0] is the default an unknown name becomes.</summary>
+    public static readonly (string Name, string[] Aliases)[] Samplers =
+    [
+        ("DPM++ 2M", ["k_dpmpp_2m"]), ("DPM++ SDE", ["k_dpmpp_sde"]), ("DPM++ 2M SDE", ["k_dpmpp_2m_sde"]),
+        ("Euler a", ["k_euler_a"]), ("Euler", ["k_euler"]), ("LMS", ["k_lms"]), ("Heun", ["k_heun"]),
+        ("DPM2", ["k_dpm_2"]), ("DDIM", []), ("PLMS", []), ("UniPC", []),
+    ];
+
+    /// <summary>sd_schedulers.schedulers of v1.10: an unknown name becomes the first, Automatic.</summary>
+    public static readonly (string Name, string Label)[] Schedulers =
+    [
+        ("automatic", "Automatic"), ("uniform", "Uniform"), ("karras", "Karras"), ("exponential", "Exponential"),
+        ("polyexponential", "Polyexponential"), ("sgm_uniform", "SGM Uniform"), ("kl_optimal", "KL Optimal"),
+        ("align_your_steps", "Align Your Steps"), ("simple", "Simple"), ("normal", "Normal"), ("ddim", "DDIM"), ("beta", "Beta"),
+    ];
+
+    /// <summary>Renders with this model whatever was asked (as an extension or a failed load would).</summary>
+    public string? ForceModel { get; set; }
+
+    /// <summary>What the last job really rendered with, as its info reported.</summary>
+    public (string Model, string Sampler, string Scheduler)? LastUsed { get; private set; }
     /// <summary>How long a job samples. Progress advances over it.</summary>
     public TimeSpan Delay { get; set; }
     /// <summary>A job does not finish before its progress was polled this many times (bounded by a 10 s safety wait).</summary>
@@ -103,18 +154,34 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
             if (Username is not null && ctx.Request.Path.StartsWithSegments("/sdapi/v1") && !Authorized(ctx.Request))
             {
                 ctx.Response.Headers.WWWAuthenticate = "Basic";
-                await Results.Json(new { error = "HTTPException", detail = "Incorrect username or password", body = "", errors = "" }, statusCode: 401).ExecuteAsync(ctx);
+                await Error("HTTPException", "Incorrect username or password", "", 401).ExecuteAsync(ctx);
                 return;
             }
             await next(ctx);
         });
         app.MapPost("/sdapi/v1/txt2img", Txt2ImgAsync);
         app.MapGet("/sdapi/v1/progress", Progress);
-        app.MapGet("/sdapi/v1/sd-models", () => Results.Json(new[]
+        app.MapGet("/sdapi/v1/sd-models", () => Results.Json(Models.Select(m => new
         {
-            new { title = "sd_xl_base_1.0.safetensors [31e35c80fc]", model_name = "sd_xl_base_1.0", hash = "31e35c80fc", sha256 = (string?)null, filename = "/models/sd_xl_base_1.0.safetensors", config = (string?)null },
-        }));
-        app.MapGet("/sdapi/v1/options", () => Results.Json(new Dictionary<string, object> { ["sd_model_checkpoint"] = "sd_xl_base_1.0.safetensors [31e35c80fc]", ["samples_format"] = "png" }));
+            title = m.Title, model_name = m.Name, hash = m.Hash, sha256 = (string?)null,
+            filename = $"/models/Stable-diffusion/{m.Name}.safetensors", config = (string?)null,
+        })));
+        app.MapGet("/sdapi/v1/samplers", () => Results.Json(Samplers.Select(s => new { name = s.Name, aliases = s.Aliases, options = new { } })));
+        app.MapGet("/sdapi/v1/schedulers", () => Results.Json(Schedulers.Select(s => new { name = s.Name, label = s.Label, aliases = (string[]?)null, default_rho = -1, need_inner_model = false })));
+        // The options are restored after each job: they show the loaded model, not the last job's.
+        app.MapGet("/sdapi/v1/options", () => Results.Json(new Dictionary<string, object> { ["sd_model_checkpoint"] = _loaded, ["samples_format"] = "png" }));
+        app.MapPost("/sdapi/v1/interrupt", () =>
+        {
+            Interlocked.Increment(ref Interrupts);
+            lock (_jobLock)
+            {
+                if (_jobRunning)
+                {
+                    _interrupt.Cancel();
+                }
+            }
+            return Results.Json(new { });
+        });
     }
 
     private bool Authorized(HttpRequest request)
@@ -158,6 +225,7 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
             var width = body["width"]?.GetValue<int>() ?? 512;
             var height = body["height"]?.GetValue<int>() ?? 512;
             var seed = body["seed"]?.GetValue<long>() ?? -1;
+            CancellationToken interrupted;
             lock (_jobLock)
             {
                 _jobStarted = DateTime.UtcNow;
@@ -165,17 +233,26 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
                 _jobRunning = true;
                 _pollsDuringJob = 0;
                 _pollsSeen = HoldUntilProgressPolls > 0 ? new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously) : null;
+                _interrupt = new CancellationTokenSource();
+                interrupted = _interrupt.Token;
             }
+            JobStarted.TrySetResult();
+            // Like the real server, the job renders on when the client goes away: only /interrupt stops it.
+            var wasInterrupted = false;
             try
             {
                 if (Delay > TimeSpan.Zero)
                 {
-                    await Task.Delay(Delay, request.HttpContext.RequestAborted);
+                    await Task.Delay(Delay, interrupted);
                 }
                 if (_pollsSeen is { } seen)
                 {
-                    await Task.WhenAny(seen.Task, Task.Delay(TimeSpan.FromSeconds(10), request.HttpContext.RequestAborted));
+                    await Task.WhenAny(seen.Task, Task.Delay(TimeSpan.FromSeconds(10), interrupted));
                 }
+            }
+            catch (OperationCanceledException) when (interrupted.IsCancellationRequested)
+            {
+                wasInterrupted = true;
             }
             finally
             {
@@ -183,18 +260,37 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
                 {
                     _jobRunning = false;
                 }
+                JobStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            if (!wasInterrupted)
+            {
+                Interlocked.Increment(ref JobsCompleted);
+            }
+            if (MaxBatch > 0 && batch * iterations > MaxBatch)
+            {
+                return Error("OutOfMemoryError", "", "CUDA out of memory. Tried to allocate 2.50 GiB (GPU 0; 8.00 GiB total capacity; 5.12 GiB already allocated)", 500);
+            }
+
+            // processing.py drops an override_settings.sd_model_checkpoint it cannot find; sd_samplers maps an
+            // unknown sampler (and sd_schedulers an unknown scheduler) to the first one. No error either way.
+            var asked = body["override_settings"]?["sd_model_checkpoint"]?.GetValue<string>();
+            var model = Models.FirstOrDefault(m => m.Name == ForceModel) ?? Models.FirstOrDefault(m => asked is not null && (m.Title == asked || m.Name == asked || m.Hash == asked || $"{m.Name}.safetensors" == asked))
+                        ?? Models.First(m => m.Title == _loaded);
+            var askedSampler = body["sampler_name"]?.GetValue<string>();
+            var sampler = Samplers.FirstOrDefault(x => x.Name == askedSampler || x.Aliases.Contains(askedSampler)).Name ?? Samplers[0].Name;
+            var askedScheduler = body["scheduler"]?.GetValue<string>();
+            var scheduler = Schedulers.FirstOrDefault(x => x.Name == askedScheduler || x.Label == askedScheduler).Label ?? Schedulers[0].Label;
+            LastUsed = (model.Name, sampler, scheduler);
+            if (wasInterrupted)
+            {
+                // An interrupted job still answers 200, with what finished: here, nothing.
+                return Results.Json(new { images = Array.Empty<string>(), parameters = body, info = JsonSerializer.Serialize(new { seed = -1, all_seeds = Array.Empty<long>(), sd_model_name = model.Name, sd_model_hash = model.Hash, sampler_name = sampler }) });
             }
 
             switch (Mode)
             {
                 case A1111Mode.OutOfMemory:
-                    return Results.Json(new
-                    {
-                        error = "OutOfMemoryError",
-                        detail = "",
-                        body = "",
-                        errors = "CUDA out of memory. Tried to allocate 2.50 GiB (GPU 0; 8.00 GiB total capacity; 5.12 GiB already allocated)",
-                    }, statusCode: 500);
+                    return Error("OutOfMemoryError", "", "CUDA out of memory. Tried to allocate 2.50 GiB (GPU 0; 8.00 GiB total capacity; 5.12 GiB already allocated)", 500);
                 case A1111Mode.MalformedJson:
                     return Results.Text("{\"images\": [\"iVBORw0KGgo", "application/json");
                 case A1111Mode.DropConnection:
@@ -218,6 +314,9 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
                 height,
                 steps,
                 batch_size = batch,
+                sampler_name = sampler,
+                sd_model_name = model.Name,
+                sd_model_hash = model.Hash,
                 index_of_first_image = 0,
                 version = "v1.10.1",
             });
@@ -228,6 +327,11 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
             _queueLock.Release();
         }
     }
+
+    /// <summary>The middleware's error body: A1111's <c>{error, detail, body, errors}</c>, Forge's <c>{error, detail, body, message}</c>.</summary>
+    private IResult Error(string error, string detail, string message, int status) => Flavour == A1111Flavour.Forge
+        ? Results.Json(new { error, detail, body = "", message }, statusCode: status)
+        : Results.Json(new { error, detail, body = "", errors = message }, statusCode: status);
 
     private IResult Progress()
     {
@@ -255,7 +359,7 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
             return Results.Json(new
             {
                 progress, eta_relative = 1.0,
-                state = new { skipped = false, interrupted = false, stopping_generation = false, job = "scripts_txt2img", job_count = 1, job_timestamp = "20250101120000", job_no = 0, sampling_step = step, sampling_steps = _jobSteps },
+                state = new { skipped = false, interrupted = _interrupt.IsCancellationRequested, stopping_generation = false, job = "scripts_txt2img", job_count = 1, job_timestamp = "20250101120000", job_no = 0, sampling_step = step, sampling_steps = _jobSteps },
                 current_image = (string?)null, textinfo = (string?)null,
             });
         }

@@ -109,13 +109,13 @@ public sealed class PexelsGeneratorTests
         var generator = app.Generator<PexelsGenerator>();
 
         var ex = await Assert.ThrowsAsync<ImageGenerationException>(() => generator.GenerateAsync(Request(1), null, CancellationToken.None));
-        Assert.StartsWith("Pexels rate limit reached (429); not asking again before", ex.Message);
+        Assert.StartsWith("Pexels rate limit reached (429: more than 200 requests in an hour, or the monthly quota); not asking again before", ex.Message);
         Assert.Single(pexels.SearchAuthorization);
 
         // Still paused: no request goes out.
         pexels.RateLimited = false;
         ex = await Assert.ThrowsAsync<ImageGenerationException>(() => generator.GenerateAsync(Request(1), null, CancellationToken.None));
-        Assert.StartsWith("Pexels rate limit reached; not asking again before", ex.Message);
+        Assert.StartsWith("Pexels rate limit reached (429: more than 200 requests in an hour, or the monthly quota); not asking again before", ex.Message);
         Assert.Single(pexels.SearchAuthorization);
 
         time.Advance(TimeSpan.FromMinutes(16));
@@ -123,7 +123,7 @@ public sealed class PexelsGeneratorTests
     }
 
     [Fact]
-    public async Task A_used_up_quota_stops_pexels_until_its_reset()
+    public async Task A_used_up_monthly_quota_stops_pexels_until_it_renews_and_is_named_as_monthly()
     {
         var time = new ManualTime();
         await using var pexels = await PexelsStandIn.StartAsync();
@@ -136,11 +136,13 @@ public sealed class PexelsGeneratorTests
         Assert.Single(await generator.GenerateAsync(Request(1), null, CancellationToken.None));
         var ex = await Assert.ThrowsAsync<ImageGenerationException>(() => generator.GenerateAsync(Request(1), null, CancellationToken.None));
 
-        Assert.StartsWith("Pexels rate limit reached; not asking again before", ex.Message);
+        Assert.Equal($"Pexels' monthly request quota is used up; not asking again before {pexels.Reset:u}.", ex.Message);
         Assert.Single(pexels.Searches);
         var health = (await app.Services.GetRequiredService<HealthCheckService>().CheckHealthAsync(CancellationToken.None)).Entries["images:pexels"];
         Assert.Equal(HealthStatus.Degraded, health.Status);
-        Assert.Equal(0, health.Data["rate_limit_remaining"]);
+        Assert.Equal(0, health.Data["requests left this month"]);
+        Assert.Equal(pexels.Reset.ToString("u", System.Globalization.CultureInfo.InvariantCulture), health.Data["monthly quota renews"]);
+        Assert.Contains("monthly quota", health.Description);
     }
 
     [Fact]

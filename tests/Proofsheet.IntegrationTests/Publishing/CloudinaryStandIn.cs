@@ -35,10 +35,25 @@ public sealed class CloudinaryStandIn : IAsyncDisposable
 
     public sealed record StoredAsset(string PublicId, byte[] Bytes, string ContentType, long Version, string SignatureAlgorithm);
 
+    private int _pings;
+    public int Pings => Volatile.Read(ref _pings);
+
     public static async Task<CloudinaryStandIn> StartAsync()
     {
         var standIn = new CloudinaryStandIn();
-        standIn._server = await StandInServer.StartAsync(app => app.MapPost("/v1_1/{cloud}/{resourceType}/upload", standIn.UploadAsync));
+        standIn._server = await StandInServer.StartAsync(app =>
+        {
+            app.MapPost("/v1_1/{cloud}/{resourceType}/upload", standIn.UploadAsync);
+            // The Admin API's ping: HTTP Basic with the key and secret, {"status":"ok"}.
+            app.MapGet("/v1_1/{cloud}/ping", (string cloud, HttpRequest request) =>
+            {
+                Interlocked.Increment(ref standIn._pings);
+                var expected = "Basic " + Convert.ToBase64String(Encoding.UTF8.GetBytes($"{ApiKey}:{ApiSecret}"));
+                return cloud == CloudName && request.Headers.Authorization.ToString() == expected
+                    ? Results.Json(new { status = "ok" })
+                    : Error(401, cloud == CloudName ? "Invalid api_key or api_secret" : $"Invalid cloud_name {cloud}");
+            });
+        });
         return standIn;
     }
 

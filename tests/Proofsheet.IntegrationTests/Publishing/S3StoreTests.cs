@@ -26,6 +26,16 @@ public sealed class S3StoreTests(S3rverFixture s3) : IClassFixture<S3rverFixture
         return new S3Store(Options.Create(options), NullLogger<S3Store>.Instance);
     }
 
+    [Fact]
+    public async Task Readiness_is_a_HeadBucket_that_names_a_missing_bucket()
+    {
+        using var store = Store();
+        using var missing = Store(o => o.Bucket = "no-such-bucket");
+
+        Assert.Null(await store.FindProblemAsync(CancellationToken.None));
+        Assert.Equal($"The bucket 'no-such-bucket' does not exist at {s3.ServiceUrl}.", await missing.FindProblemAsync(CancellationToken.None));
+    }
+
     private static TestImage Image(string key, string contentType = "image/png", int size = 200_000) => new(key, contentType, size);
 
     [Fact]

@@ -76,6 +76,164 @@ public abstract class BackendWorkflowTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task A_mistyped_checkpoint_fails_readiness_and_the_task_with_the_same_sentence_and_nothing_renders()
+    {
+        await using var a1111 = await Automatic1111StandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "automatic1111",
+            ["Images:Automatic1111:BaseUrls"] = a1111.BaseUrl,
+            ["Images:Automatic1111:Checkpoint"] = "sd_xl_bsae_1.0",
+            ["Pipeline:MaxAttempts"] = "1",
+        });
+        var sentence = $"Images:Automatic1111:Checkpoint \"sd_xl_bsae_1.0\" is not a checkpoint on {a1111.BaseUrl}; "
+                       + "it has: sd_xl_base_1.0.safetensors [31e35c80fc], juggernautXL_v9.safetensors [c9e3e68f89].";
+        using var anonymous = app.CreateClient();
+        var ready = await anonymous.GetAsync("/health/ready");
+        var check = (await ready.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("checks").GetProperty("images:automatic1111");
+
+        var id = (await app.CreateTaskAsync("Write about Mistyped Models", 2)).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "failed");
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+        Assert.Contains(sentence, check.GetProperty("description").GetString(), StringComparison.Ordinal);
+        Assert.Contains(sentence, task.GetProperty("error").GetString(), StringComparison.Ordinal);
+        Assert.Equal(0, a1111.Txt2ImgCalls);
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Each_candidate_records_the_model_the_server_rendered_it_with()
+    {
+        await using var a1111 = await Automatic1111StandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "automatic1111",
+            ["Images:Automatic1111:BaseUrls"] = a1111.BaseUrl,
+            ["Images:Automatic1111:Checkpoint"] = "juggernautXL_v9",
+        });
+        var id = (await app.CreateTaskAsync("Write about Recorded Models", 2)).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var variations = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
+        Assert.All(variations, v => Assert.Equal("juggernautXL_v9 [c9e3e68f89]", v.GetProperty("model").GetString()));
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task A_comfyui_candidate_renders_again_alone_from_its_own_seed()
+    {
+        await using var comfy = await ComfyUIStandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "comfyui",
+            ["Images:ComfyUI:BaseUrls"] = comfy.BaseUrl,
+        });
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Reproducible Seeds", 3)).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+        var second = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().Single(v => v.GetProperty("index").GetInt32() == 2);
+        var seed = second.GetProperty("seed").GetInt64();
+
+        var again = await client.PostAsJsonAsync("/api/media/generate-image", new { prompt = task.GetProperty("image_prompt").GetString(), task_id = id, seed, source = "comfyui" });
+
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        var image = (await again.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("image");
+        Assert.Equal(seed, image.GetProperty("seed").GetInt64());
+        var original = await client.GetByteArrayAsync($"/api/media/images/{second.GetProperty("image_id").GetString()}/file");
+        var rerendered = await client.GetByteArrayAsync($"/api/media/images/{image.GetProperty("id").GetString()}/file");
+        Assert.Equal(original, rerendered);
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Readiness_asks_the_writer_in_use_for_its_models_once_a_minute_and_says_why_it_fails()
+    {
+        await using var openai = await OpenAIStandIn.StartAsync();
+        var settings = new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "openai",
+            ["Content:OpenAI:BaseUrl"] = openai.BaseUrl,
+            ["Content:OpenAI:ApiKey"] = openai.AcceptedKey,
+            ["Content:OpenAI:Model"] = "gpt-4o-mini",
+        };
+        await using (var app = await TestApp.StartAsync(database, settings))
+        {
+            using var anonymous = app.CreateClient();
+            var first = (await anonymous.GetFromJsonAsync<JsonElement>("/health/ready")).GetProperty("checks").GetProperty("writer:openai");
+            var second = (await anonymous.GetFromJsonAsync<JsonElement>("/health/ready")).GetProperty("checks").GetProperty("writer:openai");
+
+            Assert.Equal("healthy", first.GetProperty("status").GetString());
+            Assert.Equal("The OpenAI-compatible service answers and lists model gpt-4o-mini.", first.GetProperty("description").GetString());
+            Assert.Equal(first.GetProperty("data").GetProperty("checked at").GetString(), second.GetProperty("data").GetProperty("checked at").GetString());
+            Assert.Equal(1, openai.ModelListCalls);
+            app.DeleteFolder();
+        }
+
+        settings["Content:OpenAI:ApiKey"] = "sk-wrong-key-123456";
+        await using (var app = await TestApp.StartAsync(database, settings))
+        {
+            using var anonymous = app.CreateClient();
+            var ready = await anonymous.GetAsync("/health/ready");
+            var text = await ready.Content.ReadAsStringAsync();
+            var check = JsonDocument.Parse(text).RootElement.GetProperty("checks").GetProperty("writer:openai");
+
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
+            Assert.Equal("unhealthy", check.GetProperty("status").GetString());
+            Assert.Contains("answered 401", check.GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.Contains("Content:OpenAI:ApiKey", check.GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("sk-wrong-key-123456", text, StringComparison.Ordinal);
+            app.DeleteFolder();
+        }
+    }
+
+    [Fact]
+    public async Task Readiness_asks_anthropic_for_its_models_and_accepts_an_alias()
+    {
+        await using var anthropic = await AnthropicStandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "anthropic",
+            ["Content:Anthropic:BaseUrl"] = anthropic.BaseUrl,
+            ["Content:Anthropic:ApiKey"] = anthropic.AcceptedKey,
+            ["Content:Anthropic:Model"] = "claude-sonnet-4-5",
+        });
+        using var anonymous = app.CreateClient();
+
+        var check = (await anonymous.GetFromJsonAsync<JsonElement>("/health/ready")).GetProperty("checks").GetProperty("writer:anthropic");
+
+        Assert.Equal("healthy", check.GetProperty("status").GetString());
+        Assert.True(check.GetProperty("data").GetProperty("model listed").GetBoolean());
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Readiness_pings_cloudinary_with_the_keys_and_names_what_is_wrong()
+    {
+        await using var cloudinary = await CloudinaryStandIn.StartAsync();
+        await using (var app = await TestApp.StartAsync(database, Cloudinary(cloudinary)))
+        {
+            using var anonymous = app.CreateClient();
+            var check = (await anonymous.GetFromJsonAsync<JsonElement>("/health/ready")).GetProperty("checks").GetProperty("publishing:cloudinary");
+            Assert.Equal("healthy", check.GetProperty("status").GetString());
+            Assert.Equal(1, cloudinary.Pings);
+            app.DeleteFolder();
+        }
+        var wrong = Cloudinary(cloudinary);
+        wrong["Publishing:Cloudinary:ApiSecret"] = "not-the-secret-123";
+        await using (var app = await TestApp.StartAsync(database, wrong))
+        {
+            using var anonymous = app.CreateClient();
+            var text = await (await anonymous.GetAsync("/health/ready")).Content.ReadAsStringAsync();
+            var check = JsonDocument.Parse(text).RootElement.GetProperty("checks").GetProperty("publishing:cloudinary");
+            Assert.Equal("unhealthy", check.GetProperty("status").GetString());
+            Assert.StartsWith("Cloudinary refused the cloud name or keys", check.GetProperty("description").GetString(), StringComparison.Ordinal);
+            Assert.DoesNotContain("not-the-secret-123", text, StringComparison.Ordinal);
+            app.DeleteFolder();
+        }
+    }
+
+    [Fact]
     public async Task The_openai_writer_drafts_the_task_and_the_model_and_usage_are_recorded()
     {
         await using var openai = await OpenAIStandIn.StartAsync();

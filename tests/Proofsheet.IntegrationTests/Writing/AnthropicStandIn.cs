@@ -28,10 +28,39 @@ public sealed class AnthropicStandIn : IAsyncDisposable
     public IReadOnlyList<JsonObject> Requests => _requests.Select(r => r.Body).ToList();
     public IReadOnlyList<IHeaderDictionary> Headers => _requests.Select(r => r.Headers).ToList();
 
+    private int _modelListCalls;
+    public int ModelListCalls => Volatile.Read(ref _modelListCalls);
+
+    /// <summary>The Models API: the dated ids the aliases point at, after the same key and version checks.</summary>
+    private async Task ModelsAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _modelListCalls);
+        if (context.Request.Headers["x-api-key"].FirstOrDefault() != AcceptedKey)
+        {
+            await ErrorAsync(context, 401, "authentication_error", "invalid x-api-key");
+            return;
+        }
+        if (string.IsNullOrEmpty(context.Request.Headers["anthropic-version"].FirstOrDefault()))
+        {
+            await ErrorAsync(context, 400, "invalid_request_error", "anthropic-version: header is required");
+            return;
+        }
+        var models = new[] { ("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5"), ("claude-haiku-4-5-20251001", "Claude Haiku 4.5") };
+        await context.Response.WriteAsJsonAsync(new
+        {
+            data = models.Select(m => new { type = "model", id = m.Item1, display_name = m.Item2, created_at = "2025-09-29T00:00:00Z" }),
+            has_more = false, first_id = models[0].Item1, last_id = models[^1].Item1,
+        });
+    }
+
     public static async Task<AnthropicStandIn> StartAsync()
     {
         var standIn = new AnthropicStandIn();
-        standIn._server = await StandInServer.StartAsync(app => app.MapPost("/v1/messages", standIn.HandleAsync));
+        standIn._server = await StandInServer.StartAsync(app =>
+        {
+            app.MapPost("/v1/messages", standIn.HandleAsync);
+            app.MapGet("/v1/models", standIn.ModelsAsync);
+        });
         return standIn;
     }
 
@@ -112,6 +141,11 @@ public sealed class AnthropicStandIn : IAsyncDisposable
             {
                 return "tools: each custom tool needs a name and an input_schema of type object";
             }
+            // Strict tool use (structured outputs) needs a closed schema, as the real API checks.
+            if (tool["strict"]?.GetValue<bool>() == true && tool["input_schema"]?["additionalProperties"]?.GetValue<bool>() != false)
+            {
+                return $"tools.{toolNames.Count}.input_schema: additionalProperties must be set to false for strict tools";
+            }
             toolNames.Add(name);
         }
         if (body["tool_choice"] is JsonObject choice && choice["type"]?.GetValue<string>() == "tool"
@@ -149,6 +183,26 @@ public sealed class AnthropicStandIn : IAsyncDisposable
                 context.Response.Headers[name] = value;
             }
             await ErrorAsync(context, status, type, message);
+        };
+
+    /// <summary>The organisation's monthly spend cap: a 429 rate_limit_error with details.error_code and no retry-after.</summary>
+    public static Reply SpendCap() =>
+        async (context, _) =>
+        {
+            context.Response.StatusCode = 429;
+            context.Response.ContentType = "application/json";
+            var error = new JsonObject
+            {
+                ["type"] = "error",
+                ["error"] = new JsonObject
+                {
+                    ["type"] = "rate_limit_error",
+                    ["message"] = "You have reached your monthly spend limit. Access resumes on the first of next month.",
+                    ["details"] = new JsonObject { ["error_code"] = "enforced_spend_limit_reached" },
+                },
+                ["request_id"] = "req_" + Guid.NewGuid().ToString("N"),
+            };
+            await context.Response.WriteAsync(error.ToJsonString(), context.RequestAborted);
         };
 
     public static Reply Slow(TimeSpan delay) =>

@@ -53,6 +53,7 @@ public sealed class AnthropicWriterTests
         Assert.Equal("submit_article", tool["name"]!.GetValue<string>());
         Assert.False(tool["input_schema"]!["additionalProperties"]!.GetValue<bool>());
         Assert.Equal(7, tool["input_schema"]!["required"]!.AsArray().Count);
+        Assert.True(tool["strict"]!.GetValue<bool>());
         var prompt = request["messages"]!.ToJsonString();
         Assert.Contains("baking sourdough at home", prompt);
         Assert.Contains("warm and encouraging", prompt);
@@ -160,6 +161,22 @@ public sealed class AnthropicWriterTests
         Assert.Equal(1, standIn.RequestCount);
         Assert.False(ex.Retryable);
         Assert.Contains("max_tokens: 8192 > 4096", ex.Message);
+    }
+
+    [Fact]
+    public async Task The_spend_cap_is_not_retried_and_says_so()
+    {
+        await using var standIn = await AnthropicStandIn.StartAsync();
+        standIn.Then(AnthropicStandIn.SpendCap()).Then(AnthropicStandIn.ToolCall());
+        await using var sp = Host(standIn);
+
+        var ex = await Assert.ThrowsAsync<WriterException>(() => Writer(sp).WriteAsync(WriterHost.Request(), CancellationToken.None));
+
+        Assert.Equal(1, standIn.RequestCount);
+        Assert.False(ex.Retryable);
+        Assert.Contains("answered 429", ex.Message);
+        Assert.Contains("monthly spend limit is reached", ex.Message);
+        Assert.Contains("Not retried: retrying cannot help.", ex.Message);
     }
 
     [Fact]

@@ -33,8 +33,32 @@ public sealed partial class OpenAIStandIn : IAsyncDisposable
     public static async Task<OpenAIStandIn> StartAsync(string? acceptedKey = "sk-test-4f9c2a7e1b3d")
     {
         var standIn = new OpenAIStandIn { AcceptedKey = acceptedKey };
-        standIn._server = await StandInServer.StartAsync(app => app.MapPost("/v1/chat/completions", standIn.HandleAsync));
+        standIn._server = await StandInServer.StartAsync(app =>
+        {
+            app.MapPost("/v1/chat/completions", standIn.HandleAsync);
+            app.MapGet("/v1/models", standIn.ModelsAsync);
+        });
         return standIn;
+    }
+
+    private int _modelListCalls;
+    public int ModelListCalls => Volatile.Read(ref _modelListCalls);
+
+    /// <summary><c>GET /v1/models</c>: the list every OpenAI-compatible server serves, behind the same key check.</summary>
+    private async Task ModelsAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _modelListCalls);
+        var authorization = context.Request.Headers.Authorization.FirstOrDefault();
+        if (AcceptedKey is not null && authorization != "Bearer " + AcceptedKey)
+        {
+            await ErrorAsync(context, 401, $"Incorrect API key provided: {authorization?.Replace("Bearer ", "", StringComparison.Ordinal)}.", "invalid_request_error", null, "invalid_api_key");
+            return;
+        }
+        await context.Response.WriteAsJsonAsync(new
+        {
+            @object = "list",
+            data = new[] { "gpt-4o-mini", "gpt-4o-mini-2024-07-18", "llama3.1:8b" }.Select(id => new { id, @object = "model", created = 1721172741, owned_by = "system" }),
+        });
     }
 
     public OpenAIStandIn Then(Reply reply)
@@ -130,13 +154,27 @@ public sealed partial class OpenAIStandIn : IAsyncDisposable
     public static Reply Refusal(string reason) => Article(content: null, refusal: reason);
 
     public static Reply Article(string? content = null, string finishReason = "stop", string? model = null, int promptTokens = 321, int completionTokens = 654,
-        string? refusal = null) =>
+        string? refusal = null, Func<Task>? halfway = null) =>
         async (context, request) =>
         {
             var standInModel = model ?? "gpt-4o-mini-2024-07-18";
+            var text = refusal is null ? content ?? StandInArticle.Text() : null;
+            var usage = new JsonObject
+            {
+                ["prompt_tokens"] = promptTokens,
+                ["completion_tokens"] = completionTokens,
+                ["total_tokens"] = promptTokens + completionTokens,
+            };
+            var id = "chatcmpl-" + Guid.NewGuid().ToString("N")[..24];
+            context.Response.Headers["x-request-id"] = "req_" + Guid.NewGuid().ToString("N");
+            if (request["stream"]?.GetValue<bool>() == true)
+            {
+                await StreamAsync(context, request, id, standInModel, text, refusal, finishReason, usage, halfway);
+                return;
+            }
             var answer = new JsonObject
             {
-                ["id"] = "chatcmpl-" + Guid.NewGuid().ToString("N")[..24],
+                ["id"] = id,
                 ["object"] = "chat.completion",
                 ["created"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
                 ["model"] = standInModel,
@@ -146,26 +184,72 @@ public sealed partial class OpenAIStandIn : IAsyncDisposable
                     ["message"] = new JsonObject
                     {
                         ["role"] = "assistant",
-                        ["content"] = refusal is null ? content ?? StandInArticle.Text() : null,
+                        ["content"] = text,
                         ["refusal"] = refusal,
                         ["annotations"] = new JsonArray(),
                     },
                     ["logprobs"] = null,
                     ["finish_reason"] = finishReason,
                 }),
-                ["usage"] = new JsonObject
-                {
-                    ["prompt_tokens"] = promptTokens,
-                    ["completion_tokens"] = completionTokens,
-                    ["total_tokens"] = promptTokens + completionTokens,
-                },
+                ["usage"] = usage,
                 ["service_tier"] = "default",
                 ["system_fingerprint"] = "fp_44709d6fcb",
             };
-            context.Response.Headers["x-request-id"] = "req_" + Guid.NewGuid().ToString("N");
             context.Response.ContentType = "application/json";
             await context.Response.WriteAsync(answer.ToJsonString(), context.RequestAborted);
         };
+
+    /// <summary>
+    /// The streamed form (§5, <c>stream: true</c>): <c>chat.completion.chunk</c> events, the role first, the text in
+    /// small pieces, the finish reason, the usage in a last chunk with no choices when <c>stream_options.include_usage</c>
+    /// asks for it, then <c>data: [DONE]</c>. <paramref name="halfway"/> runs when half the text has been sent.
+    /// </summary>
+    private static async Task StreamAsync(HttpContext context, JsonObject request, string id, string model, string? text, string? refusal,
+        string finishReason, JsonObject usage, Func<Task>? halfway)
+    {
+        context.Response.ContentType = "text/event-stream";
+        context.Response.Headers.CacheControl = "no-cache";
+        var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        async Task ChunkAsync(JsonObject? delta, string? finish, JsonObject? chunkUsage = null)
+        {
+            var chunk = new JsonObject
+            {
+                ["id"] = id, ["object"] = "chat.completion.chunk", ["created"] = created, ["model"] = model,
+                ["system_fingerprint"] = "fp_44709d6fcb",
+                ["choices"] = delta is null ? new JsonArray() : new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["logprobs"] = null, ["finish_reason"] = finish }),
+            };
+            if (chunkUsage is not null)
+            {
+                chunk["usage"] = chunkUsage;
+            }
+            await context.Response.WriteAsync("data: " + chunk.ToJsonString() + "\n\n", context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
+        await ChunkAsync(new JsonObject { ["role"] = "assistant", ["content"] = "", ["refusal"] = null }, null);
+        if (refusal is not null)
+        {
+            await ChunkAsync(new JsonObject { ["refusal"] = refusal }, null);
+        }
+        var body = text ?? "";
+        var half = body.Length / 2;
+        for (var at = 0; at < body.Length;)
+        {
+            var size = Math.Min(40, body.Length - at);
+            await ChunkAsync(new JsonObject { ["content"] = body.Substring(at, size) }, null);
+            var before = at;
+            at += size;
+            if (halfway is not null && before < half && at >= half)
+            {
+                await halfway();
+            }
+        }
+        await ChunkAsync(new JsonObject(), finishReason);
+        if (request["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
+        {
+            await ChunkAsync(null, null, usage);
+        }
+        await context.Response.WriteAsync("data: [DONE]\n\n", context.RequestAborted);
+    }
 
     public static Reply Error(int status, string message, string type, string? code = null, IDictionary<string, string>? headers = null) =>
         async (context, _) =>

@@ -217,6 +217,44 @@ public sealed class OpenAIWriterTests
     }
 
     [Fact]
+    public async Task The_answer_is_streamed_and_the_article_text_is_reported_as_it_grows()
+    {
+        await using var standIn = await OpenAIStandIn.StartAsync();
+        await using var sp = Host(standIn);
+        var pieces = new List<string>();
+
+        var draft = await Writer(sp).WriteAsync(WriterHost.Request(), new InlineProgress(pieces.Add), CancellationToken.None);
+
+        var request = standIn.Requests.Single();
+        Assert.True(request["stream"]!.GetValue<bool>());
+        Assert.True(request["stream_options"]!["include_usage"]!.GetValue<bool>());
+        Assert.True(pieces.Count > 3);
+        Assert.All(pieces.Zip(pieces.Skip(1)), p => Assert.StartsWith(p.First, p.Second, StringComparison.Ordinal));
+        Assert.Equal(draft.Content, pieces[^1]);
+        Assert.Equal(654, draft.OutputTokens);
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData(900)]
+    public async Task A_local_server_gets_max_tokens_which_ollama_reads_not_max_completion_tokens(int? maxTokens)
+    {
+        await using var standIn = await OpenAIStandIn.StartAsync(acceptedKey: null);
+        await using var sp = Host(standIn, tweak: s => s["Content:OpenAI:MaxTokens"] = maxTokens?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+        await Writer(sp).WriteAsync(WriterHost.Request(), CancellationToken.None);
+
+        var request = standIn.Requests.Single();
+        Assert.Null(request["max_completion_tokens"]);
+        Assert.Equal(maxTokens, request["max_tokens"]?.GetValue<int>());
+    }
+
+    private sealed class InlineProgress(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
+    }
+
+    [Fact]
     public async Task Truncated_answer_is_retried_once_then_fails_naming_the_token_limit()
     {
         await using var standIn = await OpenAIStandIn.StartAsync();
