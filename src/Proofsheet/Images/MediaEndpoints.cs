@@ -17,6 +17,7 @@ public sealed record ApproveImageRequest(string? TaskId, int? Index, string? Ima
 
 public sealed record GeneratedImageSummary(string Id, string Url, string Source, int Width, int Height, long? Seed, int Index, string? TaskId);
 
+/// <param name="LocalPath">The preview's path on the server with the <c>local</c> preview store; null with <c>s3</c>.</param>
 public sealed record GenerateImageResponse(
     bool Success, string ImageUrl, string? LocalPath, bool PreviewMode, GeneratedImageSummary Image, string Message, double GenerationTime);
 

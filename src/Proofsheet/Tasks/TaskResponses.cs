@@ -3,6 +3,8 @@ using Proofsheet.Posts;
 
 namespace Proofsheet.Tasks;
 
+/// <param name="LocalPath">The preview's path on the server with the <c>local</c> preview store; null with
+/// <c>s3</c> (there is no file) and once the preview is deleted. Fetch the image at <paramref name="PreviewUrl"/>.</param>
 public sealed record ImageVariationResponse(
     int Index, string ImageId, string? LocalPath, string Filename, string PreviewUrl, string Source,
     long? Seed, int Width, int Height, string ContentType, long ByteSize, string Sha256, string Prompt,
@@ -11,6 +13,7 @@ public sealed record ImageVariationResponse(
 
 public sealed record ImageAttributionResponse(string Name, string? Url, string? SourceUrl);
 
+/// <param name="LocalPreviewPath">Like <see cref="ImageVariationResponse.LocalPath"/>: null with the <c>s3</c> preview store.</param>
 public sealed record TaskMetadata(
     string? FeaturedImageUrl, string? LocalPreviewPath, string? ImageGenerationSource, DateTime? GeneratedAt,
     bool NeedsApproval, bool Approved, IReadOnlyList<ImageVariationResponse> ImageVariations, int? SelectedImageIndex,

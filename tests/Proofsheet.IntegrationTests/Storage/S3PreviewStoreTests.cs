@@ -157,6 +157,44 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
     }
 
     [Fact]
+    public async Task The_media_api_generates_into_the_bucket_and_gives_no_local_path_while_the_local_store_gives_its_file()
+    {
+        await using var app = await TestApp.StartAsync(database, Settings());
+        var generated = await (await app.Api().PostAsJsonAsync("/api/media/generate-image", new { prompt = "a lighthouse at dusk" }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        Assert.Equal(JsonValueKind.Null, generated.GetProperty("local_path").ValueKind);
+        var bytes = await app.Api().GetByteArrayAsync(generated.GetProperty("image_url").GetString());
+        Assert.Equal(bytes, Assert.Single(await ObjectsAsync(_prefix)).Value);
+        app.DeleteFolder();
+
+        await using var local = await TestApp.StartAsync(database);
+        var onDisk = await (await local.Api().PostAsJsonAsync("/api/media/generate-image", new { prompt = "a lighthouse at dusk" }))
+            .Content.ReadFromJsonAsync<JsonElement>();
+        var path = onDisk.GetProperty("local_path").GetString()!;
+        Assert.Equal(local.PreviewDirectory, Path.GetDirectoryName(path));
+        Assert.Equal(await File.ReadAllBytesAsync(path), await local.Api().GetByteArrayAsync(onDisk.GetProperty("image_url").GetString()));
+        local.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Generate_more_adds_objects_and_a_final_reject_deletes_them_all()
+    {
+        await using var app = await TestApp.StartAsync(database, Settings());
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Rejected Objects", 1)).GetProperty("id").GetString()!;
+        await app.WaitForStatusAsync(id, "awaiting_approval");
+        var more = await client.PostAsJsonAsync("/api/media/generate-image-variations", new { task_id = id, prompt = "a second look", num_variations = 2 });
+        Assert.Equal(HttpStatusCode.OK, more.StatusCode);
+        Assert.Equal(3, (await ObjectsAsync(_prefix)).Count);
+
+        var rejected = await client.PostAsJsonAsync($"/api/tasks/{id}/reject", new { feedback = "not for us" });
+        Assert.Equal(HttpStatusCode.OK, rejected.StatusCode);
+
+        Assert.Empty(await ObjectsAsync(_prefix));
+        app.DeleteFolder();
+    }
+
+    [Fact]
     public async Task Approval_copies_the_preview_from_the_bucket_to_the_s3_publishing_store_and_can_keep_it()
     {
         var mediaPrefix = "media-" + Guid.NewGuid().ToString("N")[..8];
