@@ -44,6 +44,8 @@ public static class ClusterExtensions
             services.AddSingleton<PostgresBus>();
             services.AddSingleton<IClusterBus>(sp => sp.GetRequiredService<PostgresBus>());
             services.AddHostedService(sp => sp.GetRequiredService<PostgresBus>());
+            // One job per GPU server across all nodes (AddImages keeps this over its in-process default).
+            services.AddSingleton<Images.IServerSlots, PostgresServerSlots>();
         }
         else
         {

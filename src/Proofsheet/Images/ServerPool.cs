@@ -13,6 +13,9 @@ public interface IServerSlots
 {
     /// <summary>Waits until no other job of ours runs on <paramref name="server"/>; disposing the result frees it.</summary>
     ValueTask<IAsyncDisposable> AcquireAsync(Uri server, CancellationToken ct);
+
+    /// <summary>The slot if it is free now, else null: lets a job go to an idle server instead of queueing behind a busy one.</summary>
+    ValueTask<IAsyncDisposable?> TryAcquireAsync(Uri server, CancellationToken ct);
 }
 
 /// <summary>One slot per server, counted in this process: right for a single node.</summary>
@@ -25,6 +28,12 @@ public sealed class InProcessServerSlots : IServerSlots
         var gate = _gates.GetOrAdd(server, _ => new SemaphoreSlim(1, 1));
         await gate.WaitAsync(ct);
         return new Release(gate);
+    }
+
+    public ValueTask<IAsyncDisposable?> TryAcquireAsync(Uri server, CancellationToken ct)
+    {
+        var gate = _gates.GetOrAdd(server, _ => new SemaphoreSlim(1, 1));
+        return ValueTask.FromResult<IAsyncDisposable?>(gate.Wait(0, CancellationToken.None) ? new Release(gate) : null);
     }
 
     private sealed class Release(SemaphoreSlim gate) : IAsyncDisposable
@@ -207,6 +216,18 @@ public sealed class ServerPool(string backend, IServerSlots slots, TimeProvider 
         var start = Math.Max(0, healthy.IndexOf(first));
         var order = healthy.Skip(start).Concat(healthy.Take(start)).ToList();
         var errors = new List<string>();
+        // The plan counts only this node's jobs; other nodes may keep the planned server busy. Take
+        // the first server whose slot is free right now, and queue for the planned one only if none is.
+        IAsyncDisposable? ready = null;
+        foreach (var candidate in order)
+        {
+            if ((ready = await slots.TryAcquireAsync(candidate, ct)) is not null)
+            {
+                order.Remove(candidate);
+                order.Insert(0, candidate);
+                break;
+            }
+        }
         try
         {
             foreach (var server in order)
@@ -218,7 +239,9 @@ public sealed class ServerPool(string backend, IServerSlots slots, TimeProvider 
                 try
                 {
                     IReadOnlyList<T> items;
-                    await using (await slots.AcquireAsync(server, attempt.Token))
+                    var slot = ready ?? await slots.AcquireAsync(server, attempt.Token);
+                    ready = null;
+                    await using (slot)
                     {
                         items = await run(new ServerJob(this, server, share), attempt.Token);
                     }
@@ -250,6 +273,10 @@ public sealed class ServerPool(string backend, IServerSlots slots, TimeProvider 
         }
         finally
         {
+            if (ready is not null)
+            {
+                await ready.DisposeAsync();
+            }
             lock (_lock)
             {
                 StateOf(first).Pending -= share.Count;

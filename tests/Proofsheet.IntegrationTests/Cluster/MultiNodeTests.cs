@@ -158,7 +158,10 @@ public sealed partial class MultiNodeTests(S3rverFixture s3, ITestOutputHelper o
 
         foreach (var id in ids)
         {
-            var approve = await survivor.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 });
+            // A resumed generation numbers its images after the reserved ones of the dead node's try.
+            var task = await survivor.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}");
+            var index = task.GetProperty("metadata").GetProperty("image_variations")[0].GetProperty("index").GetInt32();
+            var approve = await survivor.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index });
             Assert.True(approve.StatusCode is HttpStatusCode.OK or HttpStatusCode.Accepted, await approve.Content.ReadAsStringAsync());
         }
         foreach (var id in ids)
