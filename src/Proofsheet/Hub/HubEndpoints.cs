@@ -328,10 +328,12 @@ public static class HubEndpoints
                 yield break;
             }
         }
-        // Whatever happened between the page render and this subscription: look again once.
+        await using var renderer = new HtmlRenderer(services, services.GetRequiredService<ILoggerFactory>());
+        // Whatever happened between the page render and this subscription: look again once. The
+        // progress bar is not part of the live part's refresh (it keeps its own order), so it is sent too.
+        yield return await ProgressItemAsync(renderer, stream.CurrentProgress(id));
         yield return new SseItem<string>("", "changed");
         yield return new SseItem<string>("", "sheet");
-        await using var renderer = new HtmlRenderer(services, services.GetRequiredService<ILoggerFactory>());
         while (!ct.IsCancellationRequested)
         {
             TaskStreamMessage message;
@@ -345,13 +347,15 @@ public static class HubEndpoints
             }
             if (message.Data is ProgressData progress)
             {
-                var html = await renderer.Dispatcher.InvokeAsync(async () =>
-                    (await renderer.RenderComponentAsync<ProgressBar>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Progress"] = progress })))
-                    .ToHtmlString());
-                yield return new SseItem<string>(html, "progress");
+                yield return await ProgressItemAsync(renderer, progress);
             }
             else if (message.Type is "status" or "image")
             {
+                if (message.Type == "status")
+                {
+                    // A status change ends the stage's progress (TaskEventStream forgets it too): the bar goes.
+                    yield return await ProgressItemAsync(renderer, null);
+                }
                 yield return new SseItem<string>("", "changed");
                 if (message.Type == "status" && DraftChanged(JsonSerializer.SerializeToElement(message.Data)))
                 {
@@ -363,6 +367,14 @@ public static class HubEndpoints
                 yield return new SseItem<string>("", "history");
             }
         }
+    }
+
+    private static async Task<SseItem<string>> ProgressItemAsync(HtmlRenderer renderer, ProgressData? progress)
+    {
+        var html = await renderer.Dispatcher.InvokeAsync(async () =>
+            (await renderer.RenderComponentAsync<ProgressBar>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Progress"] = progress })))
+            .ToHtmlString());
+        return new SseItem<string>(html, "progress");
     }
 
     /// <summary>The draft was just written, or it became editable or stopped being so: the page's draft part must be drawn again.</summary>
