@@ -72,6 +72,7 @@ public static class HubEndpoints
         hub.MapGet("/gallery", GalleryAsync);
         hub.MapGet("/posts", PostsAsync);
         hub.MapGet("/health", HealthAsync);
+        hub.MapHubWebhooks();
         hub.MapGet("/images/{id}/file", ImageFileAsync);
         return app;
     }
