@@ -79,6 +79,8 @@ public sealed class WebhooksPageTests(Browser browser) : IClassFixture<Browser>
         await Expect(page.Locator(".notice")).ToHaveTextAsync("The notification is queued and goes out now.");
         Assert.Equal(dead.Payload, await received.Task.WaitAsync(TimeSpan.FromSeconds(30)));
         await Browser.ScreenshotAsync(page, "21-webhooks-redelivered-360");
+        await page.SetViewportSizeAsync(1280, 900);
+        await Browser.ScreenshotAsync(page, "22-webhooks-1280");
 
         // A post without the form's antiforgery token is refused.
         var refused = await page.APIRequest.PostAsync($"/hub/webhooks/{delivered.Id}/redeliver", new() { MaxRedirects = 0 });
