@@ -45,29 +45,9 @@ dotnet test Proofsheet.slnx --logger "console;verbosity=minimal" "$@" 2>&1 | tee
 status=${PIPESTATUS[0]}
 set -e
 
-count() { # passed failed skipped over the "Passed!/Failed!" lines of a log
-  awk '/(Passed|Failed)! +- +Failed: +[0-9]+, Passed: +[0-9]+/ {
-         gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
-       } END { printf "%d %d %d\n", p, f, s }' "$1"
-}
-read -r passed failed skipped < <(count "$log")
-
-# A few tests drive real processes, a browser and a database restart on 2 shared cores; one that
-# fails is run once more on its own, and both outcomes are printed, so a flaky test stays visible.
-failed_tests=$(grep -oE '^\s+Failed [A-Za-z0-9_.]+' "$log" | awk '{print $2}' | sort -u || true)
-if [ "$status" != 0 ] && [ -n "$failed_tests" ] && [ "$(echo "$failed_tests" | wc -l)" -le 3 ]; then
-  echo "== failed on the first run, running once more on their own:"
-  echo "$failed_tests" | sed 's/^/   /'
-  filter=$(echo "$failed_tests" | sed 's/^/FullyQualifiedName=/' | paste -sd '|')
-  set +e
-  dotnet test Proofsheet.slnx --no-build --logger "console;verbosity=minimal" --filter "$filter" 2>&1 | tee test-artifacts/test-rerun.log
-  status=${PIPESTATUS[0]}
-  set -e
-  read -r rp rf rs < <(count test-artifacts/test-rerun.log)
-  echo "== rerun: $rp passed, $rf failed (first run had $failed failures)"
-  passed=$((passed + rp)); failed=$rf
-fi
-
-# One plain closing line over all test assemblies.
-echo "$passed passed, $failed failed, $skipped skipped"
+# One plain closing line over all test assemblies. A failing test fails the run: it is a bug to
+# find (in the app or the test), never something to run again until it passes.
+awk '/(Passed|Failed)! +- +Failed: +[0-9]+, Passed: +[0-9]+/ {
+       gsub(",", ""); for (i = 1; i <= NF; i++) { if ($i == "Failed:") f += $(i+1); if ($i == "Passed:") p += $(i+1); if ($i == "Skipped:") s += $(i+1) }
+     } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$log"
 exit "$status"

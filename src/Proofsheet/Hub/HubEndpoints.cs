@@ -71,6 +71,7 @@ public static class HubEndpoints
         hub.MapGet("/gallery", GalleryAsync);
         hub.MapGet("/posts", PostsAsync);
         hub.MapGet("/health", HealthAsync);
+        hub.MapHubWebhooks();
         hub.MapGet("/images/{id}/file", ImageFileAsync);
         return app;
     }
@@ -327,10 +328,12 @@ public static class HubEndpoints
                 yield break;
             }
         }
-        // Whatever happened between the page render and this subscription: look again once.
+        await using var renderer = new HtmlRenderer(services, services.GetRequiredService<ILoggerFactory>());
+        // Whatever happened between the page render and this subscription: look again once. The
+        // progress bar is not part of the live part's refresh (it keeps its own order), so it is sent too.
+        yield return await ProgressItemAsync(renderer, stream.CurrentProgress(id));
         yield return new SseItem<string>("", "changed");
         yield return new SseItem<string>("", "sheet");
-        await using var renderer = new HtmlRenderer(services, services.GetRequiredService<ILoggerFactory>());
         while (!ct.IsCancellationRequested)
         {
             TaskStreamMessage message;
@@ -344,10 +347,7 @@ public static class HubEndpoints
             }
             if (message.Data is ProgressData progress)
             {
-                var html = await renderer.Dispatcher.InvokeAsync(async () =>
-                    (await renderer.RenderComponentAsync<ProgressBar>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Progress"] = progress })))
-                    .ToHtmlString());
-                yield return new SseItem<string>(html, "progress");
+                yield return await ProgressItemAsync(renderer, progress);
             }
             else if (message.Data is DraftText draft)
             {
@@ -358,6 +358,11 @@ public static class HubEndpoints
             }
             else if (message.Type is "status" or "image")
             {
+                if (message.Type == "status")
+                {
+                    // A status change ends the stage's progress (TaskEventStream forgets it too): the bar goes.
+                    yield return await ProgressItemAsync(renderer, null);
+                }
                 yield return new SseItem<string>("", "changed");
                 if (message.Type == "status" && DraftChanged(JsonSerializer.SerializeToElement(message.Data)))
                 {
@@ -369,6 +374,14 @@ public static class HubEndpoints
                 yield return new SseItem<string>("", "history");
             }
         }
+    }
+
+    private static async Task<SseItem<string>> ProgressItemAsync(HtmlRenderer renderer, ProgressData? progress)
+    {
+        var html = await renderer.Dispatcher.InvokeAsync(async () =>
+            (await renderer.RenderComponentAsync<ProgressBar>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Progress"] = progress })))
+            .ToHtmlString());
+        return new SseItem<string>(html, "progress");
     }
 
     /// <summary>The draft was just written, or it became editable or stopped being so: the page's draft part must be drawn again.</summary>

@@ -23,6 +23,8 @@ public static class WebhookExtensions
             // Held by the dispatcher for the app's lifetime: recycle connections rather than handlers.
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
         builder.Services.AddHostedService<WebhookDispatcher>();
+        builder.Services.AddSingleton<WebhookHousekeeping>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<WebhookHousekeeping>());
         return builder;
     }
 }

@@ -18,6 +18,8 @@ public sealed class WebhookOptions
     /// <summary>How often the dispatcher looks for due deliveries it was not told about (retries, other instances).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(30);
     [Range(1, 64)] public int MaxConcurrency { get; set; } = 4;
+    /// <summary>Delivered rows older than this many days are deleted; dead ones are kept until redelivered.</summary>
+    [Range(1, 36500)] public int RetentionDays { get; set; } = 30;
 
     public IReadOnlyList<string> UrlList =>
         (Urls ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();

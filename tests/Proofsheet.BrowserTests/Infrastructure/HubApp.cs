@@ -43,6 +43,8 @@ public sealed class HubApp : WebApplicationFactory<Program>
         builder.UseSetting("Auth:ApiKeys", "browser-test-key-0123456789");
         builder.UseSetting("Auth:AdminPassword", Password);
         builder.UseSetting("Pipeline:PollInterval", "00:00:00.200");
+        // Signs the webhook deliveries the tests put in the outbox (no receivers are configured).
+        builder.UseSetting("Webhooks:Secret", "browser-test-webhook-secret");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
         foreach (var (key, value) in _settings)
         {

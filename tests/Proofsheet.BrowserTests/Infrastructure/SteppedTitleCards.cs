@@ -12,12 +12,33 @@ public sealed class SteppedTitleCards : IImageGenerator
 {
     private readonly TitleCardGenerator _inner = new();
     private readonly SemaphoreSlim _permits = new(0);
+    private readonly Lock _lock = new();
+    private readonly List<(int Total, TaskCompletionSource Done)> _waiters = [];
     private volatile bool _open;
+    private int _drawn;
 
     public string Name => _inner.Name;
 
     /// <summary>Lets <paramref name="count"/> more images be drawn.</summary>
     public void Allow(int count) => _permits.Release(count);
+
+    /// <summary>Images drawn (and reported as progress) so far, over every task.</summary>
+    public int Drawn => Volatile.Read(ref _drawn);
+
+    /// <summary>Completes once <see cref="Drawn"/> reaches <paramref name="total"/>: the progress of that image has been reported.</summary>
+    public Task WaitForDrawnAsync(int total)
+    {
+        lock (_lock)
+        {
+            if (_drawn >= total)
+            {
+                return Task.CompletedTask;
+            }
+            var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((total, done));
+            return done.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        }
+    }
 
     /// <summary>Draws every image without waiting from now on.</summary>
     public void OpenFully()
@@ -45,6 +66,15 @@ public sealed class SteppedTitleCards : IImageGenerator
             var one = await _inner.GenerateAsync(request with { Count = 1, FirstVariation = request.FirstVariation + i }, null, cancellationToken);
             images.AddRange(one);
             progress?.Report(new GenerationProgress(i + 1, request.Count, "drawing"));
+            lock (_lock)
+            {
+                _drawn++;
+                foreach (var waiter in _waiters.Where(w => w.Total <= _drawn).ToList())
+                {
+                    _waiters.Remove(waiter);
+                    waiter.Done.SetResult();
+                }
+            }
         }
         return images;
     }

@@ -77,18 +77,18 @@ public sealed class PostgresCluster : IDisposable
     private readonly string _bin = Environment.GetEnvironmentVariable("PROOFSHEET_PG_BIN") ?? FindBin();
     private readonly string _root = Path.Combine(Path.GetTempPath(), "proofsheet-pg-" + Guid.NewGuid().ToString("N")[..8]);
     private readonly int _port = FreePort();
+    private readonly string _settings;
     private Process? _server;
 
-    private PostgresCluster()
-    {
-    }
+    private PostgresCluster(string[] settings) => _settings = string.Concat(settings.Select(s => $" -c {s}"));
 
     /// <summary>An admin connection string (database <c>postgres</c>).</summary>
     public string ConnectionString => $"Host=127.0.0.1;Port={_port};Username=postgres;Database=postgres;Pooling=false;Timeout=5";
 
-    public static async Task<PostgresCluster> StartAsync()
+    /// <param name="settings">Extra <c>name=value</c> server settings, after the defaults.</param>
+    public static async Task<PostgresCluster> StartAsync(params string[] settings)
     {
-        var cluster = new PostgresCluster();
+        var cluster = new PostgresCluster(settings);
         var data = Path.Combine(cluster._root, "data");
         Directory.CreateDirectory(cluster._root);
         if (cluster._asRoot)
@@ -118,18 +118,29 @@ public sealed class PostgresCluster : IDisposable
 
     private async Task StartServerAsync()
     {
+        // fsync and full page writes guard against an operating system crash, which no test makes:
+        // off for speed. Commits stay synchronous: with synchronous_commit=off a commit is
+        // acknowledged before its WAL leaves PostgreSQL's memory, so killing the server (as
+        // DatabaseRestartTests does) lost tasks the app had already answered 202 for.
         var (file, prefix) = Wrap(Path.Combine(_bin, "postgres"));
         var start = new ProcessStartInfo(file,
-            prefix + $"-D {Path.Combine(_root, "data")} -p {_port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off " +
-            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB")
+            prefix + $"-D {Path.Combine(_root, "data")} -p {_port} -k {_root} -c listen_addresses=127.0.0.1 -c fsync=off " +
+            "-c full_page_writes=off -c max_connections=300 -c shared_buffers=64MB" + _settings)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
         _server = Process.Start(start) ?? throw new InvalidOperationException("postgres did not start");
+        var log = new System.Collections.Concurrent.ConcurrentQueue<string>();
         _server.OutputDataReceived += (_, _) => { };
-        _server.ErrorDataReceived += (_, _) => { };
+        _server.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null && log.Count < 200)
+            {
+                log.Enqueue(e.Data);
+            }
+        };
         _server.BeginOutputReadLine();
         _server.BeginErrorReadLine();
 
@@ -145,6 +156,14 @@ public sealed class PostgresCluster : IDisposable
             catch (Exception) when (DateTime.UtcNow < deadline && !_server.HasExited)
             {
                 await Task.Delay(200);
+            }
+            catch (Exception ex)
+            {
+                if (_server.HasExited)
+                {
+                    _server.WaitForExit(); // drains its output
+                }
+                throw new InvalidOperationException("postgres did not come up: " + string.Join("\n", log.TakeLast(10)), ex);
             }
         }
     }
@@ -173,9 +192,14 @@ public sealed class PostgresCluster : IDisposable
         {
             Thread.Sleep(100);
         }
-        if (File.Exists(pid))
+        // Both lock files name the killed postmaster, which may linger as an unreaped zombie: a new
+        // one would take it for a live server and refuse to start.
+        foreach (var lockFile in new[] { pid, Path.Combine(_root, $".s.PGSQL.{_port}.lock") })
         {
-            File.Delete(pid);
+            if (File.Exists(lockFile))
+            {
+                File.Delete(lockFile);
+            }
         }
     }
 
