@@ -30,7 +30,33 @@ public sealed class UpgradeTests
     /// </summary>
     private static readonly (string Migration, Func<Upgraded, Task> Check)[] Steps =
     [
+        ("20261201000100_Cluster", ClusterAsync),
+        ("20261201000300_CandidateModel", CandidateModelAsync),
     ];
+
+    /// <summary>Leases, node heartbeats, shared counters, the key ring, the node on task events.</summary>
+    private static async Task ClusterAsync(Upgraded u)
+    {
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        // The old release's tasks hold no lease once their work is done (the upgraded app ran them).
+        Assert.Empty(await db.Tasks.Where(t => t.LeaseOwner != null).Select(t => t.Id).ToListAsync());
+        // Its events name no node; the new app's events name this one.
+        var oldEvents = u.Before["task_events"].Select(long.Parse).ToList();
+        Assert.All(await db.TaskEvents.Where(e => oldEvents.Contains(e.Id)).Select(e => e.Node).ToListAsync(), Assert.Null);
+        var node = u.App.Services.GetRequiredService<Proofsheet.Cluster.NodeIdentity>().Id;
+        Assert.Contains(node, await db.TaskEvents.Where(e => !oldEvents.Contains(e.Id)).Select(e => e.Node).Distinct().ToListAsync());
+        // The Hub's key ring now lives in the database (made at start).
+        Assert.NotEmpty(await db.DataProtectionKeys.ToListAsync());
+        await db.RateCounters.CountAsync();
+    }
+
+    /// <summary>Candidates of the old release have no recorded model; they still serve and publish (checked above).</summary>
+    private static async Task CandidateModelAsync(Upgraded u)
+    {
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        var old = u.Before["image_candidates"];
+        Assert.All(await db.Images.Where(i => old.Contains(i.Id)).Select(i => i.Model).ToListAsync(), Assert.Null);
+    }
 
     private static readonly string FixtureRoot = Path.Combine(AppContext.BaseDirectory, "Upgrade", "Fixtures");
 
