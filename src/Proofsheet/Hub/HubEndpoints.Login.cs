@@ -1,0 +1,103 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using System.Text.Json;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Web;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Proofsheet.Auth;
+using Proofsheet.Data;
+using Proofsheet.Images;
+using Proofsheet.Posts;
+using Proofsheet.Tasks;
+
+
+namespace Proofsheet.Hub;
+
+/// <summary>Signing in and out of the Hub.</summary>
+public static partial class HubEndpoints
+{
+    private static RazorComponentResult<LoginPage> LoginForm(HttpContext http, string? returnUrl) => Login(http, null, returnUrl);
+
+    private static RazorComponentResult<LoginPage> Login(HttpContext http, string? error, string? returnUrl, int status = 200)
+    {
+        var tokens = http.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(http);
+        return new RazorComponentResult<LoginPage>(new
+        {
+            Error = error,
+            ReturnUrl = SafeReturnUrl(returnUrl),
+            CsrfField = tokens.FormFieldName,
+            CsrfToken = tokens.RequestToken ?? "",
+        }) { StatusCode = status };
+    }
+
+    /// <summary>Only a path inside the Hub: never another site, never a protocol-relative URL.</summary>
+    internal static string SafeReturnUrl(string? returnUrl) =>
+        returnUrl is not null && returnUrl.StartsWith("/hub", StringComparison.Ordinal) && !returnUrl.Contains("//", StringComparison.Ordinal)
+            && !returnUrl.Contains('\\', StringComparison.Ordinal) && returnUrl.Length < 500
+            ? returnUrl
+            : "/hub/tasks";
+
+    private static async Task<IResult> LoginAsync(HttpContext http, IAntiforgery antiforgery, AdminPassword password, LoginThrottle throttle)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return Login(http, "The form expired; please try again.", null, 400);
+        }
+        var form = await http.Request.ReadFormAsync();
+        var returnUrl = form["returnUrl"].ToString();
+        var client = http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+        if (throttle.IsLockedOut(client))
+        {
+            return Login(http, "Too many failed attempts. Wait a few minutes and try again.", returnUrl, StatusCodes.Status429TooManyRequests);
+        }
+        if (!password.Verify(form["password"].ToString()))
+        {
+            throttle.Failed(client);
+            return Login(http, "That password is not right.", returnUrl, StatusCodes.Status401Unauthorized);
+        }
+        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin")], AuthExtensions.HubScheme);
+        await http.SignInAsync(AuthExtensions.HubScheme, new ClaimsPrincipal(identity));
+        return TypedResults.Redirect(SafeReturnUrl(returnUrl));
+    }
+
+    private static async Task<IResult> LogoutAsync(HttpContext http, IAntiforgery antiforgery)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return TypedResults.BadRequest();
+        }
+        await http.SignOutAsync(AuthExtensions.HubScheme);
+        return TypedResults.Redirect("/hub/login");
+    }
+}
+
+/// <summary>
+/// Failed Hub logins per client address, with the framework's fixed-window limiter: after five
+/// failures in fifteen minutes, that address is refused until the window ends.
+/// </summary>
+public sealed class LoginThrottle : IDisposable
+{
+    private readonly PartitionedRateLimiter<string> _failures = PartitionedRateLimiter.Create<string, string>(client =>
+        RateLimitPartition.GetFixedWindowLimiter(client, _ => new FixedWindowRateLimiterOptions
+        {
+            PermitLimit = 5,
+            Window = TimeSpan.FromMinutes(15),
+            QueueLimit = 0,
+        }));
+
+    public bool IsLockedOut(string client) => _failures.GetStatistics(client)?.CurrentAvailablePermits == 0;
+
+    public void Failed(string client)
+    {
+        using var lease = _failures.AttemptAcquire(client);
+    }
+
+    public void Dispose() => _failures.Dispose();
+}

@@ -1,0 +1,26 @@
+namespace Proofsheet.Tasks;
+
+public enum OutcomeKind
+{
+    Ok,
+    NotFound,
+    Conflict,
+    Invalid,
+}
+
+/// <summary>What a reviewer's action came to: done, or why not (not-found, conflict and invalid are values, not exceptions).</summary>
+public sealed record Outcome(OutcomeKind Kind, string? Detail = null, string? Field = null)
+{
+    public static readonly Outcome Done = new(OutcomeKind.Ok);
+    public static Outcome NotFound(string detail) => new(OutcomeKind.NotFound, detail);
+    public static Outcome Conflict(string detail) => new(OutcomeKind.Conflict, detail);
+    public static Outcome Invalid(string field, string detail) => new(OutcomeKind.Invalid, detail, field);
+}
+
+/// <summary>Which candidate a request means: by id, or by the task's variation number.</summary>
+public sealed record ImageChoice(string? ImageId, int? Index)
+{
+    public bool IsEmpty => ImageId is null && Index is null;
+}
+
+public sealed record TaskEdits(string? Title, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt);
