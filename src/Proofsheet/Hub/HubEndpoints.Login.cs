@@ -23,14 +23,16 @@ namespace Proofsheet.Hub;
 /// <summary>Signing in and out of the Hub.</summary>
 public static partial class HubEndpoints
 {
-    private static RazorComponentResult<LoginPage> LoginForm(HttpContext http, string? returnUrl) => Login(http, null, returnUrl);
+    private static RazorComponentResult<LoginPage> LoginForm(HttpContext http, string? returnUrl, string? expired) =>
+        Login(http, null, returnUrl, notice: expired is "1" or "true" ? "You were signed out — sign in again to go back to where you were." : null);
 
-    private static RazorComponentResult<LoginPage> Login(HttpContext http, string? error, string? returnUrl, int status = 200)
+    private static RazorComponentResult<LoginPage> Login(HttpContext http, string? error, string? returnUrl, int status = 200, string? notice = null)
     {
         var tokens = http.RequestServices.GetRequiredService<IAntiforgery>().GetAndStoreTokens(http);
         return new RazorComponentResult<LoginPage>(new
         {
             Error = error,
+            Notice = notice,
             ReturnUrl = SafeReturnUrl(returnUrl),
             CsrfField = tokens.FormFieldName,
             CsrfToken = tokens.RequestToken ?? "",

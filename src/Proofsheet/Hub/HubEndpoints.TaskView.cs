@@ -30,7 +30,7 @@ public static partial class HubEndpoints
 
     private static async Task<IResult> TaskPageAsync(
         string id, HttpContext http, AppDbContext db, PreviewStore previews, TaskEventStream stream, ImageOptions images,
-        string? notice, string? error, CancellationToken ct, int status = 200)
+        string? notice, string? error, CancellationToken ct, int status = 200, TaskEdits? yours = null)
     {
         var task = Ids.IsValid(id) ? await TaskEndpoints.LoadAsync(db, id, previews, stream, ct) : null;
         if (task is null)
@@ -45,6 +45,7 @@ public static partial class HubEndpoints
             History = history,
             Notice = notice,
             Error = error,
+            Yours = yours,
             MaxVariations = images.MaxVariations,
             DefaultVariations = images.DefaultVariations,
         }) { StatusCode = status };

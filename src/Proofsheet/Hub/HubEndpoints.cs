@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Components;
 using Microsoft.AspNetCore.Components.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -37,6 +38,7 @@ public static partial class HubEndpoints
             o.Cookie.SameSite = SameSiteMode.Strict;
         });
         builder.Services.AddSingleton<LoginThrottle>();
+        builder.Services.PostConfigure<CookieAuthenticationOptions>(AuthExtensions.HubScheme, HubSession.Configure);
         return builder;
     }
 
@@ -69,6 +71,11 @@ public static partial class HubEndpoints
         hub.MapPost("/tasks/{id}/reject", RejectAsync);
         hub.MapPost("/tasks/{id}/retry", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.RetryAsync));
         hub.MapPost("/tasks/{id}/cancel", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.CancelAsync));
+        // An action's address is never a page: a reload, a bookmark or a login's return to it lands on the task.
+        foreach (var action in (string[])["edit", "select", "more", "approve", "reject", "retry", "cancel"])
+        {
+            hub.MapGet($"/tasks/{{id}}/{action}", (string id) => TypedResults.Redirect(Ids.IsValid(id) ? HubUrls.Task(id) : "/hub/tasks"));
+        }
         hub.MapGet("/gallery", GalleryAsync);
         hub.MapGet("/posts", PostsAsync);
         hub.MapGet("/health", HealthAsync);

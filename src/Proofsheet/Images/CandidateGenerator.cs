@@ -207,7 +207,7 @@ public sealed class CandidateGenerator(
                 {
                     task.ImagesPending = Math.Max(0, task.ImagesPending - 1);
                 }
-                db.Record(task, "image_generated", actor, $"var{variation} by {source}");
+                db.Record(task, "image_generated", actor, $"Image {variation} by {source}");
                 try
                 {
                     await db.SaveAndAnnounceAsync(stream, ct);

@@ -24,3 +24,21 @@ public sealed record ImageChoice(string? ImageId, int? Index)
 }
 
 public sealed record TaskEdits(string? Title, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt);
+
+/// <summary>
+/// A short fingerprint of a draft's editable text. A form carries the stamp of the draft it was
+/// drawn from, so a save can tell whether someone else saved in between (the row's own version
+/// also moves while images are generated, which must not make a form stale).
+/// </summary>
+public static class DraftStamp
+{
+    public const string StaleField = "draft_stamp";
+
+    public static string Of(ContentTask t) => Of(t.Title, t.Excerpt, t.Content, t.ImagePrompt, t.ImageAlt);
+
+    public static string Of(TaskResponse t) => Of(t.Title, t.Excerpt, t.Content, t.ImagePrompt, t.ImageAlt);
+
+    private static string Of(params string?[] parts) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+            System.Text.Encoding.UTF8.GetBytes(string.Join('\u001f', parts.Select(p => p ?? "")))))[..16];
+}

@@ -91,7 +91,7 @@ public sealed partial class TaskActions
                 {
                     task.SelectedImageId = null;
                 }
-                db.Record(task, "image_discarded", actor, $"var{image.Variation}");
+                db.Record(task, "image_discarded", actor, $"Image {image.Variation}");
             }
             image.Status = CandidateStatus.Discarded;
             image.FileDeleted = true;

@@ -22,7 +22,7 @@ public sealed partial class TaskActions
                 return outcome;
             }
             await MarkSelectedAsync(db, task, candidate, ct);
-            db.Record(task, "image_selected", actor, $"var{candidate.Variation} ({candidate.Source})");
+            db.Record(task, "image_selected", actor, $"Image {candidate.Variation} ({candidate.Source})");
             return Outcome.Done;
         }, ct);
 
@@ -69,7 +69,7 @@ public sealed partial class TaskActions
             task.Attempts = 0;
             task.Error = null;
             task.NextAttemptAt = null;
-            db.Record(task, "approved", actor, string.IsNullOrWhiteSpace(feedback) ? $"var{candidate.Variation}" : $"var{candidate.Variation}: {feedback}");
+            db.Record(task, "approved", actor, string.IsNullOrWhiteSpace(feedback) ? $"Image {candidate.Variation}" : $"Image {candidate.Variation}: {feedback}");
             db.MoveTo(task, WorkflowStatus.Publishing, actor);
             return Outcome.Done;
         }, ct);

@@ -46,9 +46,15 @@ public sealed partial class TaskActions(
         return (Outcome.Done, task);
     }
 
-    public Task<Outcome> EditAsync(string taskId, TaskEdits edits, string actor, CancellationToken ct) =>
+    /// <param name="expectedStamp">The <see cref="DraftStamp"/> of the draft the editor started from; when given and the
+    /// draft has changed since, the edit is refused so that neither version silently overwrites the other.</param>
+    public Task<Outcome> EditAsync(string taskId, TaskEdits edits, string actor, CancellationToken ct, string? expectedStamp = null) =>
         MutateAsync(taskId, (db, task) =>
         {
+            if (expectedStamp is not null && expectedStamp != DraftStamp.Of(task))
+            {
+                return Task.FromResult(new Outcome(OutcomeKind.Conflict, "Someone else saved this draft while you were editing it.", DraftStamp.StaleField));
+            }
             if (task.Status is not (WorkflowStatus.GeneratingImages or WorkflowStatus.AwaitingApproval or WorkflowStatus.Failed))
             {
                 return Task.FromResult(Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be edited; edits are possible once the draft is written and until it is approved."));

@@ -90,6 +90,36 @@ public sealed class TaskPage(IPage page)
         await page.GetByRole(AriaRole.Button, new() { Name = "Reject", Exact = true }).ClickAsync();
     }
 
+    public ILocator TitleField => page.GetByLabel("Title", new() { Exact = true });
+    public ILocator ExcerptField => page.GetByLabel("Excerpt", new() { Exact = true });
+    public ILocator Error => page.Locator("#action-error");
+    public ILocator SessionNotice => page.Locator("#session-notice");
+    public ILocator History => page.Locator(".history");
+
+    public async Task OpenAsync(string id) => await page.GotoAsync($"/hub/tasks/{id}");
+
+    /// <summary>Types into the draft without saving it.</summary>
+    public async Task TypeDraftAsync(string? title = null, string? excerpt = null)
+    {
+        if (title is not null)
+        {
+            await TitleField.FillAsync(title);
+        }
+        if (excerpt is not null)
+        {
+            await ExcerptField.FillAsync(excerpt);
+        }
+    }
+
+    public async Task ChooseAsync(int number)
+    {
+        await page.RunAndWaitForResponseAsync(
+            () => page.GetByRole(AriaRole.Radio, new() { Name = $"Image {number}", Exact = true }).CheckAsync(),
+            r => r.Url.EndsWith("/select", StringComparison.Ordinal));
+    }
+
+    public async Task PressApproveAsync() => await page.GetByRole(AriaRole.Button, new() { Name = "Approve & Publish" }).ClickAsync();
+
     public async Task<IReadOnlyList<string>> ImageIdsAsync() =>
         await page.Locator("#candidates .candidate").EvaluateAllAsync<string[]>("els => els.map(e => e.dataset.imageId)");
 }
