@@ -147,7 +147,9 @@ public sealed class CandidateGenerator(
         return new ImageRequest
         {
             Prompt = overrides.Prompt ?? task.ImagePrompt ?? task.Title ?? task.Topic,
-            NegativePrompt = overrides.NegativePrompt ?? opts.NegativePrompt,
+            // The reviewer's feedback on earlier rounds says what to avoid.
+            NegativePrompt = overrides.NegativePrompt ?? (string.IsNullOrWhiteSpace(task.NegativeHint) ? opts.NegativePrompt
+                : string.IsNullOrWhiteSpace(opts.NegativePrompt) ? task.NegativeHint : $"{opts.NegativePrompt}, {task.NegativeHint}"),
             Width = overrides.Width ?? opts.Width,
             Height = overrides.Height ?? opts.Height,
             Steps = overrides.Steps ?? opts.Steps,
@@ -202,6 +204,7 @@ public sealed class CandidateGenerator(
                     previews.Delete(stored.FileName);
                     return null;
                 }
+                candidate.Round = task.Round;
                 db.Images.Add(candidate);
                 if (fromPipeline)
                 {

@@ -23,7 +23,7 @@ public sealed record ImageChoice(string? ImageId, int? Index)
     public bool IsEmpty => ImageId is null && Index is null;
 }
 
-public sealed record TaskEdits(string? Title, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt);
+public sealed record TaskEdits(string? Title, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt, string? Slug = null, string? MetaDescription = null);
 
 /// <summary>
 /// A short fingerprint of a draft's editable text. A form carries the stamp of the draft it was

@@ -61,7 +61,7 @@ public sealed partial class TaskActions
         return outcome;
     }
 
-    /// <summary>Discards one candidate: its file is deleted, its record kept.</summary>
+    /// <summary>Puts one candidate in the trash: its file is kept for <c>Storage:TrashRetentionDays</c>, so it can be restored.</summary>
     public async Task<Outcome> DiscardImageAsync(string imageId, string actor, CancellationToken ct)
     {
         for (var attempt = 0; attempt < 20; attempt++)
@@ -91,14 +91,13 @@ public sealed partial class TaskActions
                 {
                     task.SelectedImageId = null;
                 }
-                db.Record(task, "image_discarded", actor, $"Image {image.Variation}");
+                db.Record(task, "image_discarded", actor, $"Image {image.Variation} moved to the trash");
             }
             image.Status = CandidateStatus.Discarded;
-            image.FileDeleted = true;
+            image.TrashedAt = DateTime.UtcNow;
             try
             {
                 await db.SaveAndAnnounceAsync(stream, ct);
-                previews.Delete(image.FileName);
                 return Outcome.Done;
             }
             catch (DbUpdateConcurrencyException)

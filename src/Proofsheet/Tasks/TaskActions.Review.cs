@@ -59,7 +59,8 @@ public sealed partial class TaskActions
             {
                 return found;
             }
-            if (candidate.FileDeleted || !previews.Exists(candidate.FileName))
+            // An image uploaded before (a post unpublished, then approved again) needs no preview any more.
+            if (candidate.CdnUrl is null && (candidate.FileDeleted || !previews.Exists(candidate.FileName)))
             {
                 return Outcome.Conflict($"The preview file of image {candidate.Variation} is gone; choose another image.");
             }
@@ -110,49 +111,63 @@ public sealed partial class TaskActions
         }
     }
 
-    public async Task<Outcome> RejectAsync(string taskId, string feedback, string? newPrompt, string actor, CancellationToken ct)
+    /// <summary>
+    /// Rejects the candidates. With a new prompt, or with <paramref name="regenerate"/>, a new round of
+    /// images is made and the earlier rounds stay choosable; the feedback becomes a hint of what to
+    /// avoid (added to the negative prompt). Otherwise the task ends as rejected and its candidates go
+    /// to the trash, from which reopening the task brings them back.
+    /// </summary>
+    public async Task<Outcome> RejectAsync(string taskId, string feedback, string? newPrompt, string actor, CancellationToken ct, bool regenerate = false)
     {
-        var discarded = new List<string>();
+        var again = regenerate || !string.IsNullOrWhiteSpace(newPrompt);
         var outcome = await MutateAsync(taskId, async (db, task) =>
         {
-            discarded.Clear();
             if (task.Status is not (WorkflowStatus.AwaitingApproval or WorkflowStatus.GeneratingImages or WorkflowStatus.Failed))
             {
                 return Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be rejected.");
             }
-            discarded.AddRange(await DiscardPreviewsAsync(db, task, ct));
+            var selected = await db.Images.Where(i => i.TaskId == task.Id && i.Status == CandidateStatus.Selected).ToListAsync(ct);
+            selected.ForEach(i => i.Status = CandidateStatus.Preview);
             task.SelectedImageId = null;
-            if (string.IsNullOrWhiteSpace(newPrompt))
+            if (!again)
             {
+                await TrashPreviewsAsync(db, task, ct);
                 task.ImagesPending = 0;
                 db.Record(task, "rejected", actor, feedback);
                 db.MoveTo(task, WorkflowStatus.Rejected, actor, feedback);
+                return Outcome.Done;
+            }
+            if (!string.IsNullOrWhiteSpace(newPrompt))
+            {
+                task.ImagePrompt = newPrompt;
             }
             else
             {
-                task.ImagePrompt = newPrompt;
-                task.ImagesPending = task.NumVariations;
-                task.Attempts = 0;
-                task.Error = null;
-                task.NextAttemptAt = null;
-                task.FailedStatus = null;
-                db.Record(task, "rejected", actor, $"{feedback} — new prompt: {newPrompt}");
-                if (task.Status != WorkflowStatus.GeneratingImages)
+                task.NegativeHint = string.IsNullOrWhiteSpace(task.NegativeHint) ? feedback : $"{task.NegativeHint}, {feedback}";
+                if (task.NegativeHint.Length > InputLimits.Feedback)
                 {
-                    db.MoveTo(task, WorkflowStatus.GeneratingImages, actor, "regenerating with a new prompt");
+                    task.NegativeHint = task.NegativeHint[^InputLimits.Feedback..];
                 }
+            }
+            task.Round++;
+            task.ImagesPending = task.NumVariations;
+            task.Attempts = 0;
+            task.Error = null;
+            task.NextAttemptAt = null;
+            task.FailedStatus = null;
+            db.Record(task, "rejected", actor, string.IsNullOrWhiteSpace(newPrompt)
+                ? $"{feedback} — round {task.Round} avoids it"
+                : $"{feedback} — round {task.Round} with a new prompt: {newPrompt}");
+            if (task.Status != WorkflowStatus.GeneratingImages)
+            {
+                db.MoveTo(task, WorkflowStatus.GeneratingImages, actor, $"round {task.Round}");
             }
             return Outcome.Done;
         }, ct);
-        if (outcome.Kind == OutcomeKind.Ok)
+        if (outcome.Kind == OutcomeKind.Ok && again)
         {
-            // Files go only after the database says they are discarded: never a row without its file.
-            discarded.ForEach(previews.Delete);
-            if (!string.IsNullOrWhiteSpace(newPrompt))
-            {
-                queue.Cancel(taskId);
-                queue.Enqueue(taskId);
-            }
+            queue.Cancel(taskId);
+            queue.Enqueue(taskId);
         }
         return outcome;
     }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.OutputCaching;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
@@ -17,7 +18,8 @@ public sealed partial class TaskActions(
     TaskEventStream stream,
     PreviewStore previews,
     IOptionsMonitor<ImageOptions> imageOptions,
-    IOptionsMonitor<PipelineOptions> pipelineOptions)
+    IOptionsMonitor<PipelineOptions> pipelineOptions,
+    IOutputCacheStore outputCache)
 {
     private static readonly WorkflowStatus[] Reviewable = [WorkflowStatus.AwaitingApproval, WorkflowStatus.GeneratingImages];
 
@@ -48,17 +50,20 @@ public sealed partial class TaskActions(
 
     /// <param name="expectedStamp">The <see cref="DraftStamp"/> of the draft the editor started from; when given and the
     /// draft has changed since, the edit is refused so that neither version silently overwrites the other.</param>
-    public Task<Outcome> EditAsync(string taskId, TaskEdits edits, string actor, CancellationToken ct, string? expectedStamp = null) =>
-        MutateAsync(taskId, (db, task) =>
+    public async Task<Outcome> EditAsync(string taskId, TaskEdits edits, string actor, CancellationToken ct, string? expectedStamp = null)
+    {
+        var live = false;
+        var outcome = await MutateAsync(taskId, async (db, task) =>
         {
             if (expectedStamp is not null && expectedStamp != DraftStamp.Of(task))
             {
-                return Task.FromResult(new Outcome(OutcomeKind.Conflict, "Someone else saved this draft while you were editing it.", DraftStamp.StaleField));
+                return new Outcome(OutcomeKind.Conflict, "Someone else saved this draft while you were editing it.", DraftStamp.StaleField);
             }
-            if (task.Status is not (WorkflowStatus.GeneratingImages or WorkflowStatus.AwaitingApproval or WorkflowStatus.Failed))
+            if (task.Status is not (WorkflowStatus.GeneratingImages or WorkflowStatus.AwaitingApproval or WorkflowStatus.Failed or WorkflowStatus.Published))
             {
-                return Task.FromResult(Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be edited; edits are possible once the draft is written and until it is approved."));
+                return Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be edited; edits are possible once the draft is written, and on the live post once it is published.");
             }
+            var post = task.PostId is null ? null : await db.Posts.SingleOrDefaultAsync(p => p.Id == task.PostId, ct);
             var changed = new List<string>();
             void Set(string name, string? value, Func<string?> get, Action<string> set)
             {
@@ -73,12 +78,55 @@ public sealed partial class TaskActions(
             Set("content", edits.Content, () => task.Content, v => task.Content = v);
             Set("image_prompt", edits.ImagePrompt, () => task.ImagePrompt, v => task.ImagePrompt = v);
             Set("image_alt", edits.ImageAlt, () => task.ImageAlt, v => task.ImageAlt = v);
+            Set("meta_description", edits.MetaDescription, () => task.MetaDescription, v => task.MetaDescription = v);
+            if (edits.Slug is not null && edits.Slug != task.Slug)
+            {
+                if (post is null)
+                {
+                    return Outcome.Conflict("The post's address can be changed once the draft is written.");
+                }
+                var taken = await db.Posts.AnyAsync(p => p.Slug == edits.Slug && p.Id != post.Id, ct)
+                    || await db.PostRedirects.AnyAsync(r => r.Slug == edits.Slug && r.PostId != post.Id, ct);
+                if (taken)
+                {
+                    return Outcome.Conflict($"Another post already uses the address /posts/{edits.Slug}.");
+                }
+                // Its own earlier address becomes its current one again; the one it leaves answers 301.
+                var reclaimed = await db.PostRedirects.SingleOrDefaultAsync(r => r.Slug == edits.Slug, ct);
+                if (reclaimed is not null)
+                {
+                    db.PostRedirects.Remove(reclaimed);
+                }
+                if (post.PublishedAt is not null && !await db.PostRedirects.AnyAsync(r => r.Slug == post.Slug, ct))
+                {
+                    db.PostRedirects.Add(new PostRedirect { Slug = post.Slug, PostId = post.Id, CreatedAt = DateTime.UtcNow });
+                }
+                post.Slug = edits.Slug;
+                task.Slug = edits.Slug;
+                changed.Add("slug");
+            }
             if (changed.Count > 0)
             {
                 db.Record(task, "edited", actor, string.Join(", ", changed));
             }
-            return Task.FromResult(Outcome.Done);
+            if (task.Status == WorkflowStatus.Published && post is not null && changed.Count > 0)
+            {
+                // The live post changes at once.
+                post.Title = task.Title ?? post.Title;
+                post.Excerpt = task.Excerpt;
+                post.Content = task.Content;
+                post.MetaDescription = task.MetaDescription;
+                post.FeaturedImageAlt = task.ImageAlt;
+                live = true;
+            }
+            return Outcome.Done;
         }, ct);
+        if (outcome.Kind == OutcomeKind.Ok && live)
+        {
+            await outputCache.EvictByTagAsync(PostCache.Tag, CancellationToken.None);
+        }
+        return outcome;
+    }
 
     private async Task<Outcome> MutateAsync(string taskId, Func<AppDbContext, ContentTask, Task<Outcome>> change, CancellationToken ct)
     {
@@ -133,6 +181,20 @@ public sealed partial class TaskActions(
         previous.ForEach(p => p.Status = CandidateStatus.Preview);
         candidate.Status = CandidateStatus.Selected;
         task.SelectedImageId = candidate.Id;
+    }
+
+    /// <summary>Moves a task's open candidates to the trash, files kept (reopening the task restores them).</summary>
+    private static async Task TrashPreviewsAsync(AppDbContext db, ContentTask task, CancellationToken ct)
+    {
+        var images = await db.Images
+            .Where(i => i.TaskId == task.Id && (i.Status == CandidateStatus.Preview || i.Status == CandidateStatus.Selected))
+            .ToListAsync(ct);
+        var now = DateTime.UtcNow;
+        foreach (var image in images)
+        {
+            image.Status = CandidateStatus.Discarded;
+            image.TrashedAt = now;
+        }
     }
 
     private static async Task<List<string>> DiscardPreviewsAsync(AppDbContext db, ContentTask task, CancellationToken ct)
