@@ -41,8 +41,10 @@ public static partial class HubEndpoints
         var title = form["title"].ToString().Trim();
         var prompt = form["image_prompt"].ToString().Trim();
         // Browsers send textarea line breaks as CRLF; the draft keeps plain LF.
+        var slug = form.ContainsKey("slug") ? form["slug"].ToString().Trim() : null;
+        var meta = form.ContainsKey("meta_description") ? form["meta_description"].ToString().ReplaceLineEndings("\n").Trim() : null;
         var yours = new TaskEdits(title, form["excerpt"].ToString().ReplaceLineEndings("\n"), form["content"].ToString().ReplaceLineEndings("\n"),
-            prompt, form["image_alt"].ToString().Trim());
+            prompt, form["image_alt"].ToString().Trim(), string.IsNullOrEmpty(slug) ? null : slug, meta);
         string? error = null;
         if (title.Length is < 1 or > InputLimits.Title)
         {
@@ -55,6 +57,14 @@ public static partial class HubEndpoints
         else if (yours.Excerpt!.Length > InputLimits.Excerpt || yours.Content!.Length > InputLimits.Content || yours.ImageAlt!.Length > InputLimits.ImageAlt)
         {
             error = $"The excerpt ({InputLimits.Excerpt:N0}), content ({InputLimits.Content:N0}) or alt text ({InputLimits.ImageAlt} characters) is too long.";
+        }
+        else if (yours.Slug is not null && (yours.Slug.Length > Posts.Slug.MaxLength || yours.Slug != Posts.Slug.From(yours.Slug, "x")))
+        {
+            error = "The address may hold only lower-case letters, digits and single hyphens (like making-muffins).";
+        }
+        else if (meta?.Length > InputLimits.MetaDescription)
+        {
+            error = $"Keep the meta description under {InputLimits.MetaDescription} characters.";
         }
         if (error is not null)
         {
@@ -174,7 +184,7 @@ public static partial class HubEndpoints
         {
             return await FailAsync(id, http, failed, ct);
         }
-        var outcome = await actions.RejectAsync(id, feedback, newPrompt, Actor(http.User), ct);
+        var outcome = await actions.RejectAsync(id, feedback, newPrompt, Actor(http.User), ct, regenerate: form["regenerate"] == "true");
         return outcome.Kind == OutcomeKind.Ok
             ? TypedResults.Redirect(Next(form, id))
             : await FailAsync(id, http, new FormFailure(HubWords.Say(outcome), 409), ct);

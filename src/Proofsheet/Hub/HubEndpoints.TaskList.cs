@@ -129,10 +129,28 @@ public static partial class HubEndpoints
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
-    private static async Task<RazorComponentResult> QueueAsync(HttpContext http, AppDbContext db, CancellationToken ct)
+    private static async Task<IResult> QueueAsync(HttpContext http, AppDbContext db, CancellationToken ct) => await QueuePageAsync(http, db, ct);
+
+    private static async Task<IResult> QueuePageAsync(HttpContext http, AppDbContext db, CancellationToken ct, string? error = null, int status = 200, bool rowsOnly = false)
     {
         var tasks = await db.Tasks.AsNoTracking().Where(t => t.Status == WorkflowStatus.AwaitingApproval)
             .OrderBy(t => t.UpdatedAt).ThenBy(t => t.Id).Take(200).ToListAsync(ct);
-        return new RazorComponentResult<QueuePage>(new { Hub = HubContext.For(http, "queue"), Rows = await RowsAsync(db, tasks, ct) });
+        var ids = tasks.Select(t => t.Id).ToList();
+        var candidates = (await db.Images.AsNoTracking()
+            .Where(i => i.TaskId != null && ids.Contains(i.TaskId) && (i.Status == CandidateStatus.Preview || i.Status == CandidateStatus.Selected))
+            .Select(i => new QueueCandidate(i.TaskId!, i.Id, i.Variation, i.Stars, i.Status == CandidateStatus.Selected))
+            .ToListAsync(ct)).ToLookup(c => c.TaskId);
+        var rows = await RowsAsync(db, tasks, ct);
+        if (rowsOnly)
+        {
+            return new RazorComponentResult<QueueRows>(new { Hub = HubContext.For(http, "queue"), Rows = rows, Candidates = candidates });
+        }
+        return new RazorComponentResult<QueuePage>(new
+        {
+            Hub = HubContext.For(http, "queue"),
+            Rows = rows,
+            Candidates = candidates,
+            Error = error,
+        }) { StatusCode = status };
     }
 }

@@ -60,6 +60,7 @@ public static partial class HubEndpoints
         hub.MapGet("/tasks", TasksAsync);
         hub.MapPost("/tasks", CreateAsync);
         hub.MapGet("/queue", QueueAsync);
+        hub.MapGet("/queue/rows", (HttpContext http, AppDbContext db, CancellationToken ct) => QueuePageAsync(http, db, ct, rowsOnly: true));
         hub.MapGet("/tasks/{id}", TaskAsync);
         hub.MapGet("/tasks/{id}/live", LiveAsync);
         hub.MapGet("/tasks/{id}/sheet", SheetAsync);
@@ -72,7 +73,8 @@ public static partial class HubEndpoints
         hub.MapPost("/tasks/{id}/retry", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.RetryAsync));
         hub.MapPost("/tasks/{id}/cancel", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.CancelAsync));
         // An action's address is never a page: a reload, a bookmark or a login's return to it lands on the task.
-        foreach (var action in (string[])["edit", "select", "more", "approve", "reject", "retry", "cancel"])
+        MapDesk(hub);
+        foreach (var action in (string[])["edit", "select", "more", "approve", "reject", "retry", "cancel", "unpublish", "reopen"])
         {
             hub.MapGet($"/tasks/{{id}}/{action}", (string id) => TypedResults.Redirect(Ids.IsValid(id) ? HubUrls.Task(id) : "/hub/tasks"));
         }
@@ -85,6 +87,8 @@ public static partial class HubEndpoints
 
     private static string Actor(ClaimsPrincipal user) => "hub:" + (user.Identity?.Name ?? "reviewer");
 }
+
+public sealed record QueueCandidate(string TaskId, string ImageId, int Index, int Stars, bool Selected);
 
 public sealed record TaskRow(
     string Id, string Topic, string? Title, string Status, DateTime CreatedAt, DateTime UpdatedAt, int Candidates, string? ThumbnailId, string? Error);

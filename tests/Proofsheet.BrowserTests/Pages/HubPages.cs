@@ -118,6 +118,22 @@ public sealed class TaskPage(IPage page)
             r => r.Url.EndsWith("/select", StringComparison.Ordinal));
     }
 
+    public ILocator Candidate(int number) => page.Locator($"#candidates .candidate[data-index='{number}']");
+    public ILocator ZoomDialog => page.Locator("#zoom-dialog");
+    public ILocator CompareDialog => page.Locator("#compare-dialog");
+    public ILocator RoundHeadings => page.Locator("#candidates .round-head");
+
+    /// <summary>Presses a key with the focus on the page body (no field), as a reviewer would between actions.</summary>
+    public async Task PressKeyAsync(string key) => await page.Keyboard.PressAsync(key);
+
+    public async Task RejectForNewRoundAsync(string reason)
+    {
+        await page.Locator("details.reject summary").ClickAsync();
+        await page.GetByLabel("Reason (required)").FillAsync(reason);
+        await page.Locator("#reject-regenerate").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Reject", Exact = true }).ClickAsync();
+    }
+
     public async Task PressApproveAsync() => await page.GetByRole(AriaRole.Button, new() { Name = "Approve & Publish" }).ClickAsync();
 
     public async Task<IReadOnlyList<string>> ImageIdsAsync() =>
