@@ -123,12 +123,21 @@ public sealed class DeskWalkTests : IClassFixture<Browser>, IDisposable
         await Expect(task.Candidate(1)).ToBeVisibleAsync();
         await page.GetByLabel("Shortlisted only").UncheckAsync();
 
+        // Same seed: image 2 drawn again from its seed with an edited prompt.
+        var seed = await task.Candidate(2).Locator(".meta dd").Nth(1).TextContentAsync();
+        await task.Candidate(2).Locator(".same-seed summary").ClickAsync();
+        await task.Candidate(2).Locator(".same-seed textarea").FillAsync("crab apple jelly glowing on a winter windowsill");
+        await task.Candidate(2).GetByRole(AriaRole.Button, new() { Name = "Re-render with this seed" }).ClickAsync();
+        await Expect(task.Candidate(3)).ToBeVisibleAsync();
+        await Expect(task.Candidate(3).Locator(".meta dd").Nth(1)).ToHaveTextAsync(seed!);
+        await Expect(task.Candidate(3).Locator(".prompt")).ToHaveTextAsync("crab apple jelly glowing on a winter windowsill");
+
         // Reject with feedback: round 2 arrives live, round 1 stays choosable, and a round-1 image is approved.
         await page.EvaluateAsync("() => window.__sameDocument = 7");
         await task.RejectForNewRoundAsync("too pale");
         await Expect(page).ToHaveURLAsync(new Regex($"/hub/tasks/{id}$"));
         await Expect(task.RoundHeadings.First).ToHaveTextAsync("Round 2 (latest)");
-        await Expect(task.Thumbnails).ToHaveCountAsync(4);
+        await Expect(task.Thumbnails).ToHaveCountAsync(5);
         await Expect(task.RoundHeadings.Nth(1)).ToHaveTextAsync("Round 1");
         await Browser.ScreenshotAsync(page, "44-rounds");
         await task.ChooseAsync(1);

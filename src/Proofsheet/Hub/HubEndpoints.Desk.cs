@@ -16,6 +16,7 @@ public static partial class HubEndpoints
         hub.MapPost("/images/{id}/trash", (string id, HttpContext http, TaskActions a) => ImageActAsync(id, http, a.DiscardImageAsync));
         hub.MapPost("/images/{id}/restore", (string id, HttpContext http, TaskActions a) => ImageActAsync(id, http, a.RestoreImageAsync));
         hub.MapPost("/images/{id}/more", MoreLikeThisAsync);
+        hub.MapPost("/images/{id}/same-seed", SameSeedAsync);
         hub.MapPost("/tasks/{id}/unpublish", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.UnpublishAsync));
         hub.MapPost("/tasks/{id}/reopen", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.ReopenAsync));
         hub.MapGet("/next", (string? after, AppDbContext db, CancellationToken ct) => NeighbourAsync(db, after, forward: true, ct));
@@ -74,6 +75,44 @@ public static partial class HubEndpoints
         return outcome.Kind == OutcomeKind.Ok
             ? TypedResults.Redirect(HubUrls.Task(taskId))
             : await FailAsync(taskId, http, new FormFailure(HubWords.Say(outcome), 409), ct);
+    }
+
+    /// <summary>Re-renders one candidate with its seed, source and size and an edited prompt: the same picture, steered.</summary>
+    private static async Task<IResult> SameSeedAsync(
+        string id, HttpContext http, IAntiforgery antiforgery, CandidateGenerator generator, AppDbContext db, CancellationToken ct)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http) || !Ids.IsValid(id))
+        {
+            return TypedResults.BadRequest();
+        }
+        var image = await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, ct);
+        if (image?.TaskId is null)
+        {
+            return TypedResults.Redirect("/hub/gallery");
+        }
+        var form = await http.Request.ReadFormAsync(ct);
+        var prompt = Blank(form["prompt"]);
+        if (prompt is null || prompt.Length > InputLimits.Prompt)
+        {
+            return await FailAsync(image.TaskId, http, new FormFailure($"Write the prompt to render with (up to {InputLimits.Prompt:N0} characters).", 400), ct);
+        }
+        var status = await db.Tasks.AsNoTracking().Where(t => t.Id == image.TaskId).Select(t => t.Status).SingleAsync(ct);
+        if (status is not (WorkflowStatus.AwaitingApproval or WorkflowStatus.GeneratingImages))
+        {
+            return await FailAsync(image.TaskId, http, new FormFailure($"A task that is {HubUrls.StatusLabel(status.ToWire())} takes no new images.", 409), ct);
+        }
+        var made = await generator.GenerateForTaskAsync(image.TaskId, 1, new GenerationOverrides
+        {
+            Prompt = prompt,
+            NegativePrompt = image.NegativePrompt,
+            Seed = image.Seed,
+            Width = image.Width,
+            Height = image.Height,
+            Source = image.Source,
+        }, fromPipeline: false, Actor(http.User), ct);
+        return made.Count > 0
+            ? TypedResults.Redirect(HubUrls.Task(image.TaskId))
+            : await FailAsync(image.TaskId, http, new FormFailure("The task changed while the image was drawn; it was not kept.", 409), ct);
     }
 
     private static async Task<string> PageOfImageAsync(AppDbContext db, string imageId, CancellationToken ct)

@@ -223,6 +223,25 @@
     }
   });
 
+  // ---- stars: shown at once, whatever the live stream is doing ------------------------------------
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const star = event.detail.elt;
+    if (!star.classList || !star.classList.contains("star") || !event.detail.successful) return;
+    const candidate = star.closest(".candidate");
+    const stars = Number(JSON.parse(star.getAttribute("hx-vals")).stars);
+    candidate.dataset.stars = String(stars);
+    candidate.dataset.shortlisted = stars >= 4 ? "true" : "false";
+    candidate.querySelectorAll(".star").forEach((s, i) => {
+      s.classList.toggle("on", i < stars);
+      s.setAttribute("aria-pressed", i < stars ? "true" : "false");
+    });
+  });
+  // The page says when its live updates are connected: the stream's first message (sent once the
+  // server listens) has redrawn the live part. The tests wait for this rather than guess.
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (event.detail.target && event.detail.target.id === "live") document.body.dataset.live = "connected";
+  });
+
   // ---- keyboard ------------------------------------------------------------------------------
   const typing = (el) => el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName)) && !(el.type === "radio" || el.type === "checkbox");
   function openAndFocus(detailsSelector, fieldId) {

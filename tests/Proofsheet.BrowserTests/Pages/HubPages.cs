@@ -96,7 +96,12 @@ public sealed class TaskPage(IPage page)
     public ILocator SessionNotice => page.Locator("#session-notice");
     public ILocator History => page.Locator(".history");
 
-    public async Task OpenAsync(string id) => await page.GotoAsync($"/hub/tasks/{id}");
+    /// <summary>Opens the task page and waits until its live updates are connected.</summary>
+    public async Task OpenAsync(string id)
+    {
+        await page.GotoAsync($"/hub/tasks/{id}");
+        await Expect(page.Locator("body")).ToHaveAttributeAsync("data-live", "connected");
+    }
 
     /// <summary>Types into the draft without saving it.</summary>
     public async Task TypeDraftAsync(string? title = null, string? excerpt = null)
