@@ -73,7 +73,8 @@ public sealed class PhoneAndAxeTests : IClassFixture<Browser>, IDisposable
             problems.AddRange(errors.Where(e => !(e.Contains("status of 404", StringComparison.Ordinal) && (e.Contains("no-such-post", StringComparison.Ordinal) || e.Contains("0123456789abcdef", StringComparison.Ordinal)))).Select(e => $"{width}px console error: {e}"));
 
             // The task page's decision bar stays on screen while the reviewer reads down the page.
-            await page.GotoAsync($"/hub/tasks/{reviewId}");
+            // Measured once the live part has been redrawn by the stream's first message (a detached button measures 0 × 0).
+            await new TaskPage(page).OpenAsync(reviewId);
             var approve = page.GetByRole(AriaRole.Button, new() { Name = "Approve & Publish" });
             await Expect(approve).ToBeVisibleAsync();
             foreach (var place in (string[])["top", "bottom"])
