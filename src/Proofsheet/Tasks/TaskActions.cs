@@ -152,6 +152,11 @@ public sealed partial class TaskActions(
             {
                 // Someone else changed the task first: decide again on what they left.
             }
+            catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex))
+            {
+                // Two posts reaching for the same new address at once: the unique index decides, the loser is told.
+                return Outcome.Conflict("Another post took that address (slug) at the same moment; choose another.");
+            }
         }
         return Outcome.Conflict("The task kept changing; try again.");
     }

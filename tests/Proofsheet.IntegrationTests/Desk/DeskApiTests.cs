@@ -136,6 +136,15 @@ public abstract class DeskApiTests(TestDatabase database)
             Assert.Equal("/posts/quince-paste-firm", answer.Headers.Location!.OriginalString);
         }
 
+        // Two posts reaching for the same new address at once: one gets it, the other a 409, never a 500.
+        var race = await Task.WhenAll(
+            api.PatchAsJsonAsync($"/api/tasks/{id}", new { slug = "contested-address" }),
+            api.PatchAsJsonAsync($"/api/tasks/{other}", new { slug = "contested-address" }));
+        Assert.Single(race, r => r.StatusCode == HttpStatusCode.OK);
+        await AssertProblemAsync(race.Single(r => r.StatusCode != HttpStatusCode.OK), HttpStatusCode.Conflict);
+        var winner = race[0].StatusCode == HttpStatusCode.OK ? id : other;
+        Assert.Equal(HttpStatusCode.OK, (await api.PatchAsJsonAsync($"/api/tasks/{winner}", new { slug = winner == id ? "quince-paste-firm" : "medlar-jelly" })).StatusCode);
+
         // Unpublish, concurrently: one wins, the others find a draft; the public pages drop it at once.
         var unpublished = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => api.PostAsync($"/api/tasks/{id}/unpublish", null)));
         Assert.Single(unpublished, r => r.StatusCode == HttpStatusCode.OK);
