@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every Proofsheet test. On a fresh machine it first installs what the tests need and is
-# missing: the npm tools under tests/tools (s3rver, a real S3-compatible server), PostgreSQL's
-# server binaries (the integration tests start their own throwaway cluster), Chromium (the
-# browser tests) and nginx (the multi-node test).
+# missing: the npm tools under tests/tools (s3rver, a real S3-compatible server; axe-core for the
+# browser tests), PostgreSQL's server binaries (the integration tests start their own throwaway
+# cluster), Chromium (the browser tests) and nginx (the multi-node test).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,7 +13,7 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
-if [ ! -d tests/tools/node_modules/s3rver ]; then
+if [ ! -d tests/tools/node_modules/s3rver ] || [ ! -d tests/tools/node_modules/axe-core ]; then
   echo "== installing test tools (npm ci --prefix tests/tools)"
   npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error
 fi

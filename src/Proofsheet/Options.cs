@@ -11,6 +11,8 @@ public sealed class StorageOptions
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromHours(1);
     /// <summary>A preview file the database does not know is left alone this long: it may belong to a write in progress.</summary>
     public TimeSpan OrphanGrace { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>How long a candidate put in the trash keeps its file (and can be restored).</summary>
+    [Range(0, 3650)] public int TrashRetentionDays { get; set; } = 7;
 }
 
 public sealed class ContentOptions

@@ -63,7 +63,7 @@ public sealed class HubTests : IClassFixture<Browser>
     }
 
     [Fact]
-    public async Task Rejecting_with_a_new_prompt_replaces_the_candidates()
+    public async Task Rejecting_with_a_new_prompt_adds_a_round_and_keeps_the_first()
     {
         var page = await _browser.NewPageAsync();
         var tasks = await new LoginPage(page).LogInAsync(HubApp.Password);
@@ -75,10 +75,10 @@ public sealed class HubTests : IClassFixture<Browser>
         await task.RejectAsync("Too plain", newPrompt: "a bubbling jar of sourdough starter on a sunny windowsill");
         await Expect(page).ToHaveURLAsync(new Regex($"/hub/tasks/{task.Id}$"));
         await task.WaitForStatusAsync("awaiting_approval");
-        await Expect(task.Thumbnails).ToHaveCountAsync(2);
+        await Expect(task.Thumbnails).ToHaveCountAsync(4);
         var after = await task.ImageIdsAsync();
-        Assert.Empty(before.Intersect(after));
-        await Expect(page.Locator("#candidates .prompt").First).ToContainTextAsync("bubbling jar of sourdough");
+        Assert.Equal(before, after.Intersect(before)); // round 1 is still there
+        await Expect(page.Locator("#candidates .prompt").First).ToContainTextAsync("bubbling jar of sourdough"); // round 2 comes first
         await Expect(page.Locator(".history")).ToContainTextAsync("Too plain");
         await Browser.ScreenshotAsync(page, "11-task-after-reject");
 

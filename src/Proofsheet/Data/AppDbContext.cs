@@ -23,6 +23,7 @@ public class AppDbContext(DbContextOptions options) : DbContext(options), IDataP
     public DbSet<ContentTask> Tasks => Set<ContentTask>();
     public DbSet<TaskEvent> TaskEvents => Set<TaskEvent>();
     public DbSet<Post> Posts => Set<Post>();
+    public DbSet<PostRedirect> PostRedirects => Set<PostRedirect>();
     public DbSet<ImageCandidate> Images => Set<ImageCandidate>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();

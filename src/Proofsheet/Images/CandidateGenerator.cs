@@ -153,7 +153,9 @@ public sealed class CandidateGenerator(
         return new ImageRequest
         {
             Prompt = overrides.Prompt ?? task.ImagePrompt ?? task.Title ?? task.Topic,
-            NegativePrompt = overrides.NegativePrompt ?? opts.NegativePrompt,
+            // The reviewer's feedback on earlier rounds says what to avoid.
+            NegativePrompt = overrides.NegativePrompt ?? (string.IsNullOrWhiteSpace(task.NegativeHint) ? opts.NegativePrompt
+                : string.IsNullOrWhiteSpace(opts.NegativePrompt) ? task.NegativeHint : $"{opts.NegativePrompt}, {task.NegativeHint}"),
             Width = overrides.Width ?? opts.Width,
             Height = overrides.Height ?? opts.Height,
             Steps = overrides.Steps ?? opts.Steps,
@@ -208,12 +210,13 @@ public sealed class CandidateGenerator(
                     await previews.DeleteAsync(stored.FileName, CancellationToken.None);
                     return null;
                 }
+                candidate.Round = task.Round;
                 db.Images.Add(candidate);
                 if (fromPipeline)
                 {
                     task.ImagesPending = Math.Max(0, task.ImagesPending - 1);
                 }
-                db.Record(task, "image_generated", actor, $"var{variation} by {source}"
+                db.Record(task, "image_generated", actor, $"Image {variation} by {source}"
                     + (image.Model is null ? "" : $" with {image.Model}") + (image.Note is null ? "" : $" ({image.Note})"));
                 try
                 {

@@ -44,4 +44,10 @@ public sealed class ImageCandidate : Tasks.IHasId
     public CandidateStatus Status { get; set; }
     public string? CdnUrl { get; set; }
     public bool FileDeleted { get; set; }
+    /// <summary>Which generation of the task made it: a reject with new directions starts the next round, and earlier rounds stay choosable.</summary>
+    public int Round { get; set; } = 1;
+    /// <summary>The reviewer's rating, 0 (none) to 5; 4 and up counts as shortlisted.</summary>
+    public int Stars { get; set; }
+    /// <summary>When it was put in the trash (status discarded, file kept until <c>Storage:TrashRetentionDays</c>); null otherwise.</summary>
+    public DateTime? TrashedAt { get; set; }
 }

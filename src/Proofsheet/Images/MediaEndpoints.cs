@@ -37,6 +37,7 @@ public static class MediaEndpoints
         api.MapGet("/images/{id}", GetAsync);
         api.MapGet("/images/{id}/file", FileAsync);
         api.MapDelete("/images/{id}", DiscardAsync);
+        api.MapImageReview();
         return app;
     }
 

@@ -72,6 +72,13 @@ public sealed class PreviewSweeper(
             });
         }
 
+        // 1b. Candidates in the trash past its retention: the file goes, the record stays.
+        var trashCutoff = now.AddDays(-opts.TrashRetentionDays);
+        var trashed = await db.Images.Where(i => i.Status == CandidateStatus.Discarded && !i.FileDeleted && i.TrashedAt != null && i.TrashedAt < trashCutoff)
+            .ToListAsync(ct);
+        trashed.ForEach(i => i.FileDeleted = true);
+        expired.AddRange(trashed);
+
         // 2. Published images whose preview outlived its upload (a crash after the publish committed).
         if (!opts.KeepPublishedPreviews)
         {

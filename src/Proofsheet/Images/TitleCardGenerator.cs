@@ -33,11 +33,12 @@ public sealed class TitleCardGenerator : IImageGenerator
         for (var i = 0; i < request.Count; i++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var variation = request.FirstVariation + i;
-            var svg = Draw(title, request.Width, request.Height, Designs[(variation - 1 + Designs.Length) % Designs.Length], variation);
+            // The design is the seed: a given seed draws the same card again ("same seed" in the Hub).
+            var seed = request.Seed is > 0 and < int.MaxValue - 100 ? (int)request.Seed.Value + i : request.FirstVariation + i;
+            var svg = Draw(title, request.Width, request.Height, Designs[(seed - 1 + Designs.Length) % Designs.Length], seed);
             images.Add(new GeneratedImage(Encoding.UTF8.GetBytes(svg), "image/svg+xml", request.Width, request.Height)
             {
-                Seed = variation,
+                Seed = seed,
             });
             progress?.Report(new GenerationProgress(i + 1, request.Count, "drawing title card"));
         }

@@ -9,7 +9,8 @@ public static class PostStatus
 public sealed class Post
 {
     public required string Id { get; init; }
-    public required string Slug { get; init; }
+    /// <summary>Changes when a live post is fixed; every earlier slug answers 301 (see <see cref="PostRedirect"/>).</summary>
+    public required string Slug { get; set; }
     public required string Title { get; set; }
     public string? Excerpt { get; set; }
     public string? Content { get; set; }

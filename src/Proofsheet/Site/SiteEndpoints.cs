@@ -44,6 +44,18 @@ public static class SiteEndpoints
     private static async Task<IResult> PostAsync(string slug, AppDbContext db, PublicUrls urls, CancellationToken ct)
     {
         var post = slug.Length <= Slug.MaxLength ? await Published(db).SingleOrDefaultAsync(p => p.Slug == slug, ct) : null;
+        if (post is null && slug.Length <= Slug.MaxLength)
+        {
+            // An earlier address of a post whose slug was changed after publishing: moved for good.
+            var moved = await (from r in db.PostRedirects.AsNoTracking()
+                               join p in Published(db) on r.PostId equals p.Id
+                               where r.Slug == slug
+                               select p.Slug).SingleOrDefaultAsync(ct);
+            if (moved is not null)
+            {
+                return TypedResults.Redirect($"/posts/{moved}", permanent: true);
+            }
+        }
         return post is null
             ? new RazorComponentResult<SiteNotFound>() { StatusCode = 404 }
             : new RazorComponentResult<PostPage>(new { Post = post, BaseUrl = urls.BaseUrl });

@@ -100,6 +100,10 @@ public sealed class ContentTask : IHasId
     /// <summary>Next variation number to hand out; numbers are reserved before generation so none is reused.</summary>
     public int NextVariation { get; set; } = 1;
     public string? SelectedImageId { get; set; }
+    /// <summary>The generation new images belong to; see <see cref="Images.ImageCandidate.Round"/>.</summary>
+    public int Round { get; set; } = 1;
+    /// <summary>What the reviewer's feedback asked to avoid, added to the backend's negative prompt.</summary>
+    public string? NegativeHint { get; set; }
 
     public string? ApprovedBy { get; set; }
     public DateTime? ApprovedAt { get; set; }

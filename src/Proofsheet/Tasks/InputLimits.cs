@@ -15,5 +15,6 @@ public static class InputLimits
     public const int Content = 200_000;
     public const int Prompt = 2000;
     public const int ImageAlt = 500;
+    public const int MetaDescription = 300;
     public const int Feedback = 5000;
 }

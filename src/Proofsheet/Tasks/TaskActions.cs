@@ -6,43 +6,19 @@ using Proofsheet.Posts;
 
 namespace Proofsheet.Tasks;
 
-public enum OutcomeKind
-{
-    Ok,
-    NotFound,
-    Conflict,
-    Invalid,
-}
-
-/// <summary>What a reviewer's action came to: done, or why not (not-found, conflict and invalid are values, not exceptions).</summary>
-public sealed record Outcome(OutcomeKind Kind, string? Detail = null, string? Field = null)
-{
-    public static readonly Outcome Done = new(OutcomeKind.Ok);
-    public static Outcome NotFound(string detail) => new(OutcomeKind.NotFound, detail);
-    public static Outcome Conflict(string detail) => new(OutcomeKind.Conflict, detail);
-    public static Outcome Invalid(string field, string detail) => new(OutcomeKind.Invalid, detail, field);
-}
-
-/// <summary>Which candidate a request means: by id, or by the task's variation number.</summary>
-public sealed record ImageChoice(string? ImageId, int? Index)
-{
-    public bool IsEmpty => ImageId is null && Index is null;
-}
-
-public sealed record TaskEdits(string? Title, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt);
-
 /// <summary>
 /// Reviewers' actions on a task, shared by the API and the Oversight Hub. Each reads the row,
 /// checks the status allows the action, and saves under the row's concurrency token, so two
 /// people acting at once cannot both win.
 /// </summary>
-public sealed class TaskActions(
+public sealed partial class TaskActions(
     IDbContextFactory<AppDbContext> dbs,
     TaskQueue queue,
     TaskEventStream stream,
     IPreviewStore previews,
     IOptionsMonitor<ImageOptions> imageOptions,
-    IOptionsMonitor<PipelineOptions> pipelineOptions)
+    IOptionsMonitor<PipelineOptions> pipelineOptions,
+    PublishedPostsChanged postsChanged)
 {
     private static readonly WorkflowStatus[] Reviewable = [WorkflowStatus.AwaitingApproval, WorkflowStatus.GeneratingImages];
 
@@ -71,13 +47,22 @@ public sealed class TaskActions(
         return (Outcome.Done, task);
     }
 
-    public Task<Outcome> EditAsync(string taskId, TaskEdits edits, string actor, CancellationToken ct) =>
-        MutateAsync(taskId, (db, task) =>
+    /// <param name="expectedStamp">The <see cref="DraftStamp"/> of the draft the editor started from; when given and the
+    /// draft has changed since, the edit is refused so that neither version silently overwrites the other.</param>
+    public async Task<Outcome> EditAsync(string taskId, TaskEdits edits, string actor, CancellationToken ct, string? expectedStamp = null)
+    {
+        var live = false;
+        var outcome = await MutateAsync(taskId, async (db, task) =>
         {
-            if (task.Status is not (WorkflowStatus.GeneratingImages or WorkflowStatus.AwaitingApproval or WorkflowStatus.Failed))
+            if (expectedStamp is not null && expectedStamp != DraftStamp.Of(task))
             {
-                return Task.FromResult(Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be edited; edits are possible once the draft is written and until it is approved."));
+                return new Outcome(OutcomeKind.Conflict, "Someone else saved this draft while you were editing it.", DraftStamp.StaleField);
             }
+            if (task.Status is not (WorkflowStatus.GeneratingImages or WorkflowStatus.AwaitingApproval or WorkflowStatus.Failed or WorkflowStatus.Published))
+            {
+                return Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be edited; edits are possible once the draft is written, and on the live post once it is published.");
+            }
+            var post = task.PostId is null ? null : await db.Posts.SingleOrDefaultAsync(p => p.Id == task.PostId, ct);
             var changed = new List<string>();
             void Set(string name, string? value, Func<string?> get, Action<string> set)
             {
@@ -92,290 +77,54 @@ public sealed class TaskActions(
             Set("content", edits.Content, () => task.Content, v => task.Content = v);
             Set("image_prompt", edits.ImagePrompt, () => task.ImagePrompt, v => task.ImagePrompt = v);
             Set("image_alt", edits.ImageAlt, () => task.ImageAlt, v => task.ImageAlt = v);
+            Set("meta_description", edits.MetaDescription, () => task.MetaDescription, v => task.MetaDescription = v);
+            if (edits.Slug is not null && edits.Slug != task.Slug)
+            {
+                if (post is null)
+                {
+                    return Outcome.Conflict("The post's address can be changed once the draft is written.");
+                }
+                var taken = await db.Posts.AnyAsync(p => p.Slug == edits.Slug && p.Id != post.Id, ct)
+                    || await db.PostRedirects.AnyAsync(r => r.Slug == edits.Slug && r.PostId != post.Id, ct);
+                if (taken)
+                {
+                    return Outcome.Conflict($"Another post already uses the address /posts/{edits.Slug}.");
+                }
+                // Its own earlier address becomes its current one again; the one it leaves answers 301.
+                var reclaimed = await db.PostRedirects.SingleOrDefaultAsync(r => r.Slug == edits.Slug, ct);
+                if (reclaimed is not null)
+                {
+                    db.PostRedirects.Remove(reclaimed);
+                }
+                if (post.PublishedAt is not null && !await db.PostRedirects.AnyAsync(r => r.Slug == post.Slug, ct))
+                {
+                    db.PostRedirects.Add(new PostRedirect { Slug = post.Slug, PostId = post.Id, CreatedAt = DateTime.UtcNow });
+                }
+                post.Slug = edits.Slug;
+                task.Slug = edits.Slug;
+                changed.Add("slug");
+            }
             if (changed.Count > 0)
             {
                 db.Record(task, "edited", actor, string.Join(", ", changed));
             }
-            return Task.FromResult(Outcome.Done);
-        }, ct);
-
-    public Task<Outcome> SelectAsync(string taskId, ImageChoice choice, string actor, CancellationToken ct) =>
-        MutateAsync(taskId, async (db, task) =>
-        {
-            if (!Reviewable.Contains(task.Status))
+            if (task.Status == WorkflowStatus.Published && post is not null && changed.Count > 0)
             {
-                return Outcome.Conflict($"A task that is {task.Status.ToWire()} has no candidates to choose from.");
-            }
-            var (outcome, candidate) = await FindCandidateAsync(db, task, choice, ct);
-            if (candidate is null)
-            {
-                return outcome;
-            }
-            await MarkSelectedAsync(db, task, candidate, ct);
-            db.Record(task, "image_selected", actor, $"var{candidate.Variation} ({candidate.Source})");
-            return Outcome.Done;
-        }, ct);
-
-    /// <summary>Approves once: a second approval of the same image, or a concurrent one, finds the task already publishing.</summary>
-    public async Task<Outcome> ApproveAsync(string taskId, ImageChoice choice, string? feedback, string actor, CancellationToken ct)
-    {
-        var outcome = await MutateAsync(taskId, async (db, task) =>
-        {
-            if (task.Status is WorkflowStatus.Publishing or WorkflowStatus.Published)
-            {
-                if (!choice.IsEmpty)
-                {
-                    var (_, named) = await FindCandidateAsync(db, task, choice, ct);
-                    if (named is not null && named.Id != task.SelectedImageId)
-                    {
-                        return Outcome.Conflict("This task was already approved with another image.");
-                    }
-                }
-                return new Outcome(OutcomeKind.Ok, "already approved");
-            }
-            if (task.Status != WorkflowStatus.AwaitingApproval)
-            {
-                return Outcome.Conflict(task.Status == WorkflowStatus.GeneratingImages
-                    ? "Images are still being generated; approve when they are ready."
-                    : $"A task that is {task.Status.ToWire()} cannot be approved.");
-            }
-            var effective = choice.IsEmpty && task.SelectedImageId is not null ? new ImageChoice(task.SelectedImageId, null) : choice;
-            if (effective.IsEmpty)
-            {
-                return Outcome.Invalid("image_id", "Select an image first, or name one with index or image_id.");
-            }
-            var (found, candidate) = await FindCandidateAsync(db, task, effective, ct);
-            if (candidate is null)
-            {
-                return found;
-            }
-            if (candidate.FileDeleted || !await previews.ExistsAsync(candidate.FileName, ct))
-            {
-                return Outcome.Conflict($"The preview file of image {candidate.Variation} is gone; choose another image.");
-            }
-            await MarkSelectedAsync(db, task, candidate, ct);
-            task.ApprovedBy = actor;
-            task.ApprovedAt = DateTime.UtcNow;
-            task.Attempts = 0;
-            task.Error = null;
-            task.NextAttemptAt = null;
-            db.Record(task, "approved", actor, string.IsNullOrWhiteSpace(feedback) ? $"var{candidate.Variation}" : $"var{candidate.Variation}: {feedback}");
-            db.MoveTo(task, WorkflowStatus.Publishing, actor);
-            return Outcome.Done;
-        }, ct);
-        if (outcome.Kind == OutcomeKind.Ok)
-        {
-            queue.Enqueue(taskId);
-        }
-        return outcome;
-    }
-
-    /// <summary>Waits (bounded by <c>Pipeline:ApproveWait</c>) until an approved task has left <c>publishing</c>.</summary>
-    public async Task WaitForPublishAsync(string taskId, CancellationToken ct)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        timeout.CancelAfter(pipelineOptions.CurrentValue.ApproveWait);
-        using var subscription = stream.Subscribe(taskId);
-        try
-        {
-            while (true)
-            {
-                await using (var db = await dbs.CreateDbContextAsync(timeout.Token))
-                {
-                    var status = await db.Tasks.Where(t => t.Id == taskId).Select(t => t.Status).SingleAsync(timeout.Token);
-                    if (status != WorkflowStatus.Publishing)
-                    {
-                        return;
-                    }
-                }
-                // Any message about the task is a reason to look again; an upload retry may take a while.
-                await subscription.Reader.WaitToReadAsync(timeout.Token);
-                while (subscription.Reader.TryRead(out _))
-                {
-                }
-            }
-        }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-        {
-        }
-    }
-
-    public async Task<Outcome> RejectAsync(string taskId, string feedback, string? newPrompt, string actor, CancellationToken ct)
-    {
-        var discarded = new List<string>();
-        var outcome = await MutateAsync(taskId, async (db, task) =>
-        {
-            discarded.Clear();
-            if (task.Status is not (WorkflowStatus.AwaitingApproval or WorkflowStatus.GeneratingImages or WorkflowStatus.Failed))
-            {
-                return Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be rejected.");
-            }
-            discarded.AddRange(await DiscardPreviewsAsync(db, task, ct));
-            task.SelectedImageId = null;
-            if (string.IsNullOrWhiteSpace(newPrompt))
-            {
-                task.ImagesPending = 0;
-                db.Record(task, "rejected", actor, feedback);
-                db.MoveTo(task, WorkflowStatus.Rejected, actor, feedback);
-            }
-            else
-            {
-                task.ImagePrompt = newPrompt;
-                task.ImagesPending = task.NumVariations;
-                task.Attempts = 0;
-                task.Error = null;
-                task.NextAttemptAt = null;
-                task.FailedStatus = null;
-                db.Record(task, "rejected", actor, $"{feedback} — new prompt: {newPrompt}");
-                if (task.Status != WorkflowStatus.GeneratingImages)
-                {
-                    db.MoveTo(task, WorkflowStatus.GeneratingImages, actor, "regenerating with a new prompt");
-                }
+                // The live post changes at once.
+                post.Title = task.Title ?? post.Title;
+                post.Excerpt = task.Excerpt;
+                post.Content = task.Content;
+                post.MetaDescription = task.MetaDescription;
+                post.FeaturedImageAlt = task.ImageAlt;
+                live = true;
             }
             return Outcome.Done;
         }, ct);
-        if (outcome.Kind == OutcomeKind.Ok)
+        if (outcome.Kind == OutcomeKind.Ok && live)
         {
-            // Files go only after the database says they are discarded: never a row without its file.
-            await DeleteFilesAsync(discarded);
-            if (!string.IsNullOrWhiteSpace(newPrompt))
-            {
-                queue.Cancel(taskId);
-                queue.Enqueue(taskId);
-            }
+            await postsChanged.AnnounceAsync();
         }
         return outcome;
-    }
-
-    /// <summary>Adds <paramref name="count"/> candidates to a task under review, in the background.</summary>
-    public async Task<Outcome> GenerateMoreAsync(string taskId, int count, string? prompt, string actor, CancellationToken ct)
-    {
-        var outcome = await MutateAsync(taskId, (db, task) =>
-        {
-            if (!Reviewable.Contains(task.Status))
-            {
-                return Task.FromResult(Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot get more images."));
-            }
-            if (task.ImagesPending + count > imageOptions.CurrentValue.MaxVariations)
-            {
-                return Task.FromResult(Outcome.Invalid("num_variations", $"At most {imageOptions.CurrentValue.MaxVariations} images can be generated at once."));
-            }
-            if (!string.IsNullOrWhiteSpace(prompt))
-            {
-                task.ImagePrompt = prompt;
-            }
-            task.ImagesPending += count;
-            db.Record(task, "more_images_requested", actor, $"{count} with prompt: {task.ImagePrompt}");
-            if (task.Status != WorkflowStatus.GeneratingImages)
-            {
-                db.MoveTo(task, WorkflowStatus.GeneratingImages, actor);
-            }
-            return Task.FromResult(Outcome.Done);
-        }, ct);
-        if (outcome.Kind == OutcomeKind.Ok)
-        {
-            queue.Enqueue(taskId);
-        }
-        return outcome;
-    }
-
-    public async Task<Outcome> CancelAsync(string taskId, string actor, CancellationToken ct)
-    {
-        var discarded = new List<string>();
-        var outcome = await MutateAsync(taskId, async (db, task) =>
-        {
-            discarded.Clear();
-            if (task.Status is WorkflowStatus.Publishing or WorkflowStatus.Published)
-            {
-                return Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be cancelled.");
-            }
-            if (task.Status is WorkflowStatus.Cancelled or WorkflowStatus.Rejected)
-            {
-                return Outcome.Conflict($"The task is already {task.Status.ToWire()}.");
-            }
-            discarded.AddRange(await DiscardPreviewsAsync(db, task, ct));
-            task.SelectedImageId = null;
-            task.ImagesPending = 0;
-            task.NextAttemptAt = null;
-            db.MoveTo(task, WorkflowStatus.Cancelled, actor);
-            return Outcome.Done;
-        }, ct);
-        if (outcome.Kind == OutcomeKind.Ok)
-        {
-            queue.Cancel(taskId);
-            await DeleteFilesAsync(discarded);
-        }
-        return outcome;
-    }
-
-    public async Task<Outcome> RetryAsync(string taskId, string actor, CancellationToken ct)
-    {
-        var outcome = await MutateAsync(taskId, (db, task) =>
-        {
-            if (task.Status != WorkflowStatus.Failed)
-            {
-                return Task.FromResult(Outcome.Conflict($"Only a failed task can be retried; this one is {task.Status.ToWire()}."));
-            }
-            var resume = task.FailedStatus ?? WorkflowStatus.Queued;
-            task.Attempts = 0;
-            task.Error = null;
-            task.NextAttemptAt = null;
-            task.FailedStatus = null;
-            db.MoveTo(task, resume, actor, "retry");
-            return Task.FromResult(Outcome.Done);
-        }, ct);
-        if (outcome.Kind == OutcomeKind.Ok)
-        {
-            queue.Enqueue(taskId);
-        }
-        return outcome;
-    }
-
-    /// <summary>Discards one candidate: its file is deleted, its record kept.</summary>
-    public async Task<Outcome> DiscardImageAsync(string imageId, string actor, CancellationToken ct)
-    {
-        for (var attempt = 0; attempt < 20; attempt++)
-        {
-            await using var db = await dbs.CreateDbContextAsync(ct);
-            var image = await db.Images.SingleOrDefaultAsync(i => i.Id == imageId, ct);
-            if (image is null)
-            {
-                return Outcome.NotFound($"There is no image {imageId}.");
-            }
-            if (image.Status == CandidateStatus.Published)
-            {
-                return Outcome.Conflict("A published image cannot be discarded.");
-            }
-            if (image.Status == CandidateStatus.Discarded)
-            {
-                return Outcome.Done;
-            }
-            if (image.TaskId is not null)
-            {
-                var task = await db.Tasks.SingleAsync(t => t.Id == image.TaskId, ct);
-                if (task.Status == WorkflowStatus.Publishing && task.SelectedImageId == image.Id)
-                {
-                    return Outcome.Conflict("This image is being published.");
-                }
-                if (task.SelectedImageId == image.Id)
-                {
-                    task.SelectedImageId = null;
-                }
-                db.Record(task, "image_discarded", actor, $"var{image.Variation}");
-            }
-            image.Status = CandidateStatus.Discarded;
-            image.FileDeleted = true;
-            try
-            {
-                await db.SaveAndAnnounceAsync(stream, ct);
-                await previews.DeleteAsync(image.FileName, CancellationToken.None);
-                return Outcome.Done;
-            }
-            catch (DbUpdateConcurrencyException)
-            {
-            }
-        }
-        return Outcome.Conflict("The task kept changing; try again.");
     }
 
     private async Task<Outcome> MutateAsync(string taskId, Func<AppDbContext, ContentTask, Task<Outcome>> change, CancellationToken ct)
@@ -401,6 +150,11 @@ public sealed class TaskActions(
             catch (DbUpdateConcurrencyException)
             {
                 // Someone else changed the task first: decide again on what they left.
+            }
+            catch (DbUpdateException ex) when (DbErrors.IsUniqueViolation(ex))
+            {
+                // Two posts reaching for the same new address at once: the unique index decides, the loser is told.
+                return Outcome.Conflict("Another post took that address (slug) at the same moment; choose another.");
             }
         }
         return Outcome.Conflict("The task kept changing; try again.");
@@ -431,6 +185,20 @@ public sealed class TaskActions(
         previous.ForEach(p => p.Status = CandidateStatus.Preview);
         candidate.Status = CandidateStatus.Selected;
         task.SelectedImageId = candidate.Id;
+    }
+
+    /// <summary>Moves a task's open candidates to the trash, files kept (reopening the task restores them).</summary>
+    private static async Task TrashPreviewsAsync(AppDbContext db, ContentTask task, CancellationToken ct)
+    {
+        var images = await db.Images
+            .Where(i => i.TaskId == task.Id && (i.Status == CandidateStatus.Preview || i.Status == CandidateStatus.Selected))
+            .ToListAsync(ct);
+        var now = DateTime.UtcNow;
+        foreach (var image in images)
+        {
+            image.Status = CandidateStatus.Discarded;
+            image.TrashedAt = now;
+        }
     }
 
     private static async Task<List<string>> DiscardPreviewsAsync(AppDbContext db, ContentTask task, CancellationToken ct)

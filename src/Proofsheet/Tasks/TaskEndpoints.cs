@@ -14,13 +14,13 @@ namespace Proofsheet.Tasks;
 
 public sealed record CreateTaskRequest(string? Topic, string? Tone, string? Audience, int? TargetWords, int? NumVariations, string? ImageSource);
 
-public sealed record EditTaskRequest(string? Title, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt);
+public sealed record EditTaskRequest(string? Title, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt, string? Slug = null, string? MetaDescription = null);
 
 public sealed record SelectRequest(int? Index, string? ImageId);
 
 public sealed record ApproveRequest(int? Index, string? ImageId, string? Feedback);
 
-public sealed record RejectRequest(string? Feedback, string? NewPrompt);
+public sealed record RejectRequest(string? Feedback, string? NewPrompt, bool? Regenerate = null);
 
 public sealed record GenerateMoreRequest(int? NumVariations, string? Prompt);
 
@@ -40,6 +40,10 @@ public static class TaskEndpoints
         api.MapPost("/{id}/approve", ApproveAsync);
         api.MapPost("/{id}/reject", RejectAsync).RequireRateLimiting(Security.GenerationPolicy);
         api.MapPost("/{id}/retry", RetryAsync);
+        api.MapPost("/{id}/unpublish", (string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+            Act(id, db, previews, stream, () => actions.UnpublishAsync(id, ActorOf(user), ct), ct));
+        api.MapPost("/{id}/reopen", (string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+            Act(id, db, previews, stream, () => actions.ReopenAsync(id, ActorOf(user), ct), ct));
         api.MapPost("/{id}/generate-more", GenerateMoreAsync).RequireRateLimiting(Security.GenerationPolicy);
         return app;
     }
@@ -132,12 +136,15 @@ public static class TaskEndpoints
             .Text("excerpt", request.Excerpt, 0, InputLimits.Excerpt)
             .Text("content", request.Content, 0, InputLimits.Content)
             .Text("image_prompt", request.ImagePrompt, 1, InputLimits.Prompt)
-            .Text("image_alt", request.ImageAlt, 0, InputLimits.ImageAlt);
+            .Text("image_alt", request.ImageAlt, 0, InputLimits.ImageAlt)
+            .Text("meta_description", request.MetaDescription, 0, InputLimits.MetaDescription)
+            .Rule(request.Slug is null || (request.Slug.Length <= Posts.Slug.MaxLength && request.Slug.Length > 0 && request.Slug == Posts.Slug.From(request.Slug, "x")), "slug",
+                $"slug must be lower-case letters, digits and single hyphens, at most {Posts.Slug.MaxLength} characters (like 'making-muffins').");
         if (!checks.Ok)
         {
             return checks.Problem();
         }
-        var outcome = await actions.EditAsync(id, new TaskEdits(request.Title?.Trim(), request.Excerpt, request.Content, request.ImagePrompt, request.ImageAlt), ActorOf(user), ct);
+        var outcome = await actions.EditAsync(id, new TaskEdits(request.Title?.Trim(), request.Excerpt, request.Content, request.ImagePrompt, request.ImageAlt, request.Slug, request.MetaDescription), ActorOf(user), ct);
         return outcome.Kind == OutcomeKind.Ok ? TypedResults.Ok(await LoadAsync(db, id, previews, stream, ct)) : Problems.From(outcome);
     }
 
@@ -257,7 +264,7 @@ public static class TaskEndpoints
     {
         var checks = new Checks().Text("feedback", request.Feedback, 1, InputLimits.Feedback, required: true).Text("new_prompt", request.NewPrompt, 1, InputLimits.Prompt);
         return checks.Ok
-            ? Act(id, db, previews, stream, () => actions.RejectAsync(id, request.Feedback!.Trim(), request.NewPrompt?.Trim(), ActorOf(user), ct), ct)
+            ? Act(id, db, previews, stream, () => actions.RejectAsync(id, request.Feedback!.Trim(), request.NewPrompt?.Trim(), ActorOf(user), ct, request.Regenerate == true), ct)
             : Task.FromResult<IResult>(checks.Problem());
     }
 

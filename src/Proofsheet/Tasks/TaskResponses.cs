@@ -9,7 +9,7 @@ public sealed record ImageVariationResponse(
     int Index, string ImageId, string? LocalPath, string Filename, string PreviewUrl, string Source,
     long? Seed, int Width, int Height, string ContentType, long ByteSize, string Sha256, string Prompt,
     string? NegativePrompt, DateTime GeneratedAt, double GenerationTime, string Status, bool Selected,
-    string? CdnUrl, ImageAttributionResponse? Attribution, string? Model);
+    string? CdnUrl, ImageAttributionResponse? Attribution, string? Model, int Stars, int Round, DateTime? TrashedAt);
 
 public sealed record ImageAttributionResponse(string Name, string? Url, string? SourceUrl);
 
@@ -17,7 +17,8 @@ public sealed record ImageAttributionResponse(string Name, string? Url, string? 
 public sealed record TaskMetadata(
     string? FeaturedImageUrl, string? LocalPreviewPath, string? ImageGenerationSource, DateTime? GeneratedAt,
     bool NeedsApproval, bool Approved, IReadOnlyList<ImageVariationResponse> ImageVariations, int? SelectedImageIndex,
-    string? Writer, string? WriterModel, int? InputTokens, int? OutputTokens, int ImagesPending, ProgressData? Progress);
+    string? Writer, string? WriterModel, int? InputTokens, int? OutputTokens, int ImagesPending, ProgressData? Progress,
+    int Round, IReadOnlyList<ImageVariationResponse> Trash);
 
 public sealed record TaskResponse(
     string Id, string Topic, string? Tone, string? Audience, int TargetWords, int NumVariations, string? ImageSource,
@@ -42,7 +43,7 @@ public static class TaskResponseMapping
         i.Status is CandidateStatus.Selected or CandidateStatus.Published,
         i.CdnUrl,
         i.AttributionName is null ? null : new ImageAttributionResponse(i.AttributionName, i.AttributionUrl, i.SourceUrl),
-        i.Model);
+        i.Model, i.Stars, i.Round, i.TrashedAt);
 
     public static TaskResponse ToResponse(this ContentTask t, Post? post, IReadOnlyList<ImageCandidate> images, IPreviewStore previews, ProgressData? progress)
     {
@@ -64,7 +65,11 @@ public static class TaskResponseMapping
                 SelectedImageIndex: selected?.Variation,
                 Writer: t.WriterName, WriterModel: t.WriterModel, InputTokens: t.InputTokens, OutputTokens: t.OutputTokens,
                 ImagesPending: t.ImagesPending,
-                Progress: progress));
+                Progress: progress,
+                Round: t.Round,
+                // In the trash and still restorable.
+                Trash: images.Where(i => i.Status == CandidateStatus.Discarded && i.TrashedAt != null && !i.FileDeleted)
+                    .OrderBy(i => i.Variation).Select(i => i.ToResponse(previews)).ToList()));
     }
 
     public static TaskEventResponse ToResponse(this TaskEvent e) => new(e.Id, e.At, e.Actor, e.Kind, e.FromStatus, e.ToStatus, e.Detail, e.Node);

@@ -32,12 +32,12 @@ public sealed class Browser : IAsyncLifetime
         });
     }
 
-    public async Task<IPage> NewPageAsync()
+    public async Task<IPage> NewPageAsync(int width = 1280)
     {
         var context = await Instance.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = App.BaseUrl,
-            ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
+            ViewportSize = new ViewportSize { Width = width, Height = width < 600 ? 740 : 900 },
         });
         context.SetDefaultTimeout(20_000);
         // Assertions wait as long as actions do: on a loaded CI machine a live update can take seconds.
@@ -57,10 +57,16 @@ public sealed class Browser : IAsyncLifetime
     {
         var folder = Path.Combine(RepositoryRoot(), "test-artifacts", "screenshots");
         Directory.CreateDirectory(folder);
-        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(folder, name + ".png"), FullPage = true });
+        await page.ScreenshotAsync(new PageScreenshotOptions
+        {
+            Path = Path.Combine(folder, name + ".png"),
+            FullPage = true,
+            // Hiding the caret puts an inline style on the focused field, which the app's CSP rightly refuses.
+            Caret = ScreenshotCaret.Initial,
+        });
     }
 
-    private static string RepositoryRoot()
+    public static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Proofsheet.slnx")))

@@ -90,6 +90,57 @@ public sealed class TaskPage(IPage page)
         await page.GetByRole(AriaRole.Button, new() { Name = "Reject", Exact = true }).ClickAsync();
     }
 
+    public ILocator TitleField => page.GetByLabel("Title", new() { Exact = true });
+    public ILocator ExcerptField => page.GetByLabel("Excerpt", new() { Exact = true });
+    public ILocator Error => page.Locator("#action-error");
+    public ILocator SessionNotice => page.Locator("#session-notice");
+    public ILocator History => page.Locator(".history");
+
+    /// <summary>Opens the task page and waits until its live updates are connected.</summary>
+    public async Task OpenAsync(string id)
+    {
+        await page.GotoAsync($"/hub/tasks/{id}");
+        await Expect(page.Locator("body")).ToHaveAttributeAsync("data-live", "connected");
+    }
+
+    /// <summary>Types into the draft without saving it.</summary>
+    public async Task TypeDraftAsync(string? title = null, string? excerpt = null)
+    {
+        if (title is not null)
+        {
+            await TitleField.FillAsync(title);
+        }
+        if (excerpt is not null)
+        {
+            await ExcerptField.FillAsync(excerpt);
+        }
+    }
+
+    public async Task ChooseAsync(int number)
+    {
+        await page.RunAndWaitForResponseAsync(
+            () => page.GetByRole(AriaRole.Radio, new() { Name = $"Image {number}", Exact = true }).CheckAsync(),
+            r => r.Url.EndsWith("/select", StringComparison.Ordinal));
+    }
+
+    public ILocator Candidate(int number) => page.Locator($"#candidates .candidate[data-index='{number}']");
+    public ILocator ZoomDialog => page.Locator("#zoom-dialog");
+    public ILocator CompareDialog => page.Locator("#compare-dialog");
+    public ILocator RoundHeadings => page.Locator("#candidates .round-head");
+
+    /// <summary>Presses a key with the focus on the page body (no field), as a reviewer would between actions.</summary>
+    public async Task PressKeyAsync(string key) => await page.Keyboard.PressAsync(key);
+
+    public async Task RejectForNewRoundAsync(string reason)
+    {
+        await page.Locator("details.reject summary").ClickAsync();
+        await page.GetByLabel("Reason (required)").FillAsync(reason);
+        await page.Locator("#reject-regenerate").CheckAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Reject", Exact = true }).ClickAsync();
+    }
+
+    public async Task PressApproveAsync() => await page.GetByRole(AriaRole.Button, new() { Name = "Approve & Publish" }).ClickAsync();
+
     public async Task<IReadOnlyList<string>> ImageIdsAsync() =>
         await page.Locator("#candidates .candidate").EvaluateAllAsync<string[]>("els => els.map(e => e.dataset.imageId)");
 }

@@ -31,6 +31,7 @@ public sealed class UpgradeTests
     private static readonly (string Migration, Func<Upgraded, Task> Check)[] Steps =
     [
         ("20261201000100_Cluster", ClusterAsync),
+        ("20261201000200_ReviewDesk", ReviewDeskAsync),
         ("20261201000300_CandidateModel", CandidateModelAsync),
     ];
 
@@ -48,6 +49,18 @@ public sealed class UpgradeTests
         // The Hub's key ring now lives in the database (made at start).
         Assert.NotEmpty(await db.DataProtectionKeys.ToListAsync());
         await db.RateCounters.CountAsync();
+    }
+
+    /// <summary>Old candidates and tasks are round 1 with no stars and nothing in the trash; no post has an earlier slug yet.</summary>
+    private static async Task ReviewDeskAsync(Upgraded u)
+    {
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        var old = u.Before["image_candidates"];
+        var candidates = await db.Images.Where(i => old.Contains(i.Id)).ToListAsync();
+        Assert.All(candidates, i => Assert.Equal((1, 0), (i.Round, i.Stars)));
+        var oldTasks = u.Before["tasks"];
+        Assert.All(await db.Tasks.Where(t => oldTasks.Contains(t.Id)).Select(t => t.Round).ToListAsync(), r => Assert.Equal(1, r));
+        Assert.Empty(await db.PostRedirects.ToListAsync());
     }
 
     /// <summary>Candidates of the old release have no recorded model; they still serve and publish (checked above).</summary>

@@ -1,3 +1,4 @@
+using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
@@ -54,6 +55,32 @@ public sealed class PreviewSweepTests
         Assert.Contains(history.EnumerateArray(), e => e.GetProperty("kind").GetString() == "previews_expired");
         var gallery = await client.GetFromJsonAsync<JsonElement>($"/api/media/images?task_id={old}&status=discarded");
         Assert.Equal(2, gallery.GetProperty("items").GetArrayLength());
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task The_trash_keeps_a_file_for_TrashRetentionDays_then_the_sweep_deletes_it()
+    {
+        await using var app = await TestApp.StartAsync(new SqliteDatabase(), new Dictionary<string, string?> { ["Storage:TrashRetentionDays"] = "3" });
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Trashed Previews", 2)).GetProperty("id").GetString()!;
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+        var images = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
+        var (recent, old) = (images[0].GetProperty("image_id").GetString()!, images[1].GetProperty("image_id").GetString()!);
+        await client.DeleteAsync($"/api/media/images/{recent}");
+        await client.DeleteAsync($"/api/media/images/{old}");
+        await using (var db = app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext())
+        {
+            var fourDaysAgo = DateTime.UtcNow.AddDays(-4);
+            await db.Images.Where(i => i.Id == old).ExecuteUpdateAsync(u => u.SetProperty(i => i.TrashedAt, fourDaysAgo));
+        }
+
+        await app.Services.GetRequiredService<PreviewSweeper>().SweepAsync(CancellationToken.None);
+
+        Assert.True(File.Exists(Path.Combine(app.PreviewDirectory, images[0].GetProperty("filename").GetString()!)));
+        Assert.False(File.Exists(Path.Combine(app.PreviewDirectory, images[1].GetProperty("filename").GetString()!)));
+        Assert.Equal(HttpStatusCode.Conflict, (await client.PostAsync($"/api/media/images/{old}/restore", null)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/api/media/images/{recent}/restore", null)).StatusCode);
         app.DeleteFolder();
     }
 

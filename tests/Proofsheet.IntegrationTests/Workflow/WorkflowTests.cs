@@ -177,7 +177,7 @@ public abstract class WorkflowTests(TestDatabase database)
     }
 
     [Fact]
-    public async Task Reject_deletes_previews_and_reject_with_a_new_prompt_regenerates()
+    public async Task Reject_trashes_previews_and_reject_with_a_new_prompt_adds_a_round()
     {
         await using var app = await TestApp.StartAsync(Database);
         using var client = app.Api();
@@ -192,15 +192,19 @@ public abstract class WorkflowTests(TestDatabase database)
         Assert.Equal(HttpStatusCode.OK, regenerate.StatusCode);
         var after = await app.WaitForStatusAsync(id, "awaiting_approval");
         var variations = after.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
-        Assert.Equal([3, 4], variations.Select(v => v.GetProperty("index").GetInt32()));
-        Assert.All(variations, v => Assert.Equal("A bright kitchen", v.GetProperty("prompt").GetString()));
-        Assert.All(oldFiles, f => Assert.False(File.Exists(Path.Combine(app.PreviewDirectory, f))));
+        // The earlier round stays, to compare and to choose from (issue 11).
+        Assert.Equal([1, 2, 3, 4], variations.Select(v => v.GetProperty("index").GetInt32()));
+        Assert.Equal([1, 1, 2, 2], variations.Select(v => v.GetProperty("round").GetInt32()));
+        Assert.All(variations.Skip(2), v => Assert.Equal("A bright kitchen", v.GetProperty("prompt").GetString()));
+        Assert.All(oldFiles, f => Assert.True(File.Exists(Path.Combine(app.PreviewDirectory, f))));
 
         var reject = await client.PostAsJsonAsync($"/api/tasks/{id}/reject", new { feedback = "Not for us" });
         Assert.Equal(HttpStatusCode.OK, reject.StatusCode);
         var rejected = await reject.Content.ReadFromJsonAsync<JsonElement>();
         Assert.Equal("rejected", rejected.GetProperty("status").GetString());
-        Assert.Empty(Directory.GetFiles(app.PreviewDirectory));
+        // In the trash: out of the candidates, files kept until Storage:TrashRetentionDays (reopening brings them back).
+        Assert.Empty(rejected.GetProperty("metadata").GetProperty("image_variations").EnumerateArray());
+        Assert.Equal(4, rejected.GetProperty("metadata").GetProperty("trash").GetArrayLength());
         var history = await client.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
         Assert.Contains(history.EnumerateArray(), e => e.GetProperty("detail").GetString() == "Not for us");
         app.DeleteFolder();

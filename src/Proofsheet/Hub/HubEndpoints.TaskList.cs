@@ -1,0 +1,156 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
+using System.Security.Claims;
+using System.Text.Json;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Components;
+using Microsoft.AspNetCore.Components.Web;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Proofsheet.Auth;
+using Proofsheet.Data;
+using Proofsheet.Images;
+using Proofsheet.Posts;
+using Proofsheet.Tasks;
+
+
+namespace Proofsheet.Hub;
+
+/// <summary>The task list, the new-task form and the review queue.</summary>
+public static partial class HubEndpoints
+{
+    private static async Task<IResult> TasksAsync(
+        HttpContext http, AppDbContext db, ImageGeneratorChain chain, IOptionsMonitor<ImageOptions> imageOptions,
+        string? status, string? cursor, CancellationToken ct) =>
+        await TasksPageAsync(http, db, chain, imageOptions.CurrentValue, status, cursor, null, null, ct);
+
+    private static async Task<IResult> TasksPageAsync(
+        HttpContext http, AppDbContext db, ImageGeneratorChain chain, ImageOptions images,
+        string? status, string? cursor, Dictionary<string, string>? errors, IFormCollection? form, CancellationToken ct)
+    {
+        WorkflowStatus? filter = WorkflowStatuses.TryParse(status, out var parsed) ? parsed : null;
+        var counts = (await db.Tasks.AsNoTracking().GroupBy(t => t.Status).Select(g => new { g.Key, Count = g.Count() }).ToListAsync(ct))
+            .ToDictionary(c => c.Key.ToWire(), c => c.Count);
+        var query = db.Tasks.AsNoTracking();
+        if (filter is { } f)
+        {
+            query = query.Where(t => t.Status == f);
+        }
+        if (cursor is not null && Cursor.TryDecode(cursor, out var after))
+        {
+#pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
+            query = query.Where(t => string.Compare(t.Id, after) < 0);
+#pragma warning restore CA1309
+        }
+        var page = await query.OrderByDescending(t => t.Id).Take(PageSize + 1).ToListAsync(ct);
+        var rows = await RowsAsync(db, page.Take(PageSize).ToList(), ct);
+        return new RazorComponentResult<TasksPage>(new
+        {
+            Hub = HubContext.For(http, "tasks"),
+            Rows = rows,
+            Counts = counts,
+            Filter = filter?.ToWire(),
+            NextCursor = page.Count > PageSize ? Cursor.Encode(page[PageSize - 1].Id) : null,
+            Sources = chain.Configured,
+            DefaultVariations = images.DefaultVariations,
+            MaxVariations = images.MaxVariations,
+            Errors = errors ?? [],
+            Form = form,
+        }) { StatusCode = errors is null ? 200 : 400 };
+    }
+
+    internal static async Task<List<TaskRow>> RowsAsync(AppDbContext db, List<ContentTask> tasks, CancellationToken ct)
+    {
+        var ids = tasks.Select(t => t.Id).ToList();
+        var images = await db.Images.AsNoTracking()
+            .Where(i => i.TaskId != null && ids.Contains(i.TaskId) && i.Status != CandidateStatus.Discarded)
+            .Select(i => new { i.Id, i.TaskId, i.Variation, i.FileDeleted })
+            .ToListAsync(ct);
+        var byTask = images.ToLookup(i => i.TaskId!);
+        return tasks.Select(t =>
+        {
+            var mine = byTask[t.Id].OrderBy(i => i.Variation).ToList();
+            var thumb = mine.FirstOrDefault(i => i.Id == t.SelectedImageId) ?? mine.LastOrDefault();
+            return new TaskRow(t.Id, t.Topic, t.Title, t.Status.ToWire(), t.CreatedAt, t.UpdatedAt, mine.Count,
+                thumb is { FileDeleted: false } ? thumb.Id : null, t.Error);
+        }).ToList();
+    }
+
+    private static async Task<IResult> CreateAsync(
+        HttpContext http, IAntiforgery antiforgery, TaskActions actions, AppDbContext db, ImageGeneratorChain chain,
+        IOptionsMonitor<ImageOptions> imageOptions, CancellationToken ct)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return TypedResults.BadRequest();
+        }
+        var form = await http.Request.ReadFormAsync(ct);
+        var opts = imageOptions.CurrentValue;
+        var errors = new Dictionary<string, string>();
+        var topic = form["topic"].ToString().Trim();
+        var tone = Blank(form["tone"]);
+        var audience = Blank(form["audience"]);
+        var source = Blank(form["image_source"])?.ToLowerInvariant();
+        if (topic.Length is < InputLimits.TopicMin or > InputLimits.Topic)
+        {
+            errors["topic"] = $"Write a topic of {InputLimits.TopicMin} to {InputLimits.Topic} characters.";
+        }
+        if (tone?.Length > InputLimits.Tone)
+        {
+            errors["tone"] = $"Keep the tone under {InputLimits.Tone} characters.";
+        }
+        if (audience?.Length > InputLimits.Audience)
+        {
+            errors["audience"] = $"Keep the audience under {InputLimits.Audience} characters.";
+        }
+        if (!int.TryParse(form["target_words"], out var words) || words is < 100 or > 10_000)
+        {
+            errors["target_words"] = "Choose a length between 100 and 10,000 words.";
+        }
+        if (!int.TryParse(form["num_variations"], out var variations) || variations < 1 || variations > opts.MaxVariations)
+        {
+            errors["num_variations"] = $"Choose between 1 and {opts.MaxVariations} images.";
+        }
+        if (source is not null && !chain.IsAvailable(source))
+        {
+            errors["image_source"] = "Choose one of the configured image sources.";
+        }
+        if (errors.Count > 0)
+        {
+            return await TasksPageAsync(http, db, chain, opts, null, null, errors, form, ct);
+        }
+        var (_, task) = await actions.CreateAsync(topic, tone, audience, words, variations, source, Actor(http.User), ct);
+        return TypedResults.Redirect(HubUrls.Task(task!.Id));
+    }
+
+    private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+
+    private static async Task<IResult> QueueAsync(HttpContext http, AppDbContext db, CancellationToken ct) => await QueuePageAsync(http, db, ct);
+
+    private static async Task<IResult> QueuePageAsync(HttpContext http, AppDbContext db, CancellationToken ct, string? error = null, int status = 200, bool rowsOnly = false)
+    {
+        var tasks = await db.Tasks.AsNoTracking().Where(t => t.Status == WorkflowStatus.AwaitingApproval)
+            .OrderBy(t => t.UpdatedAt).ThenBy(t => t.Id).Take(200).ToListAsync(ct);
+        var ids = tasks.Select(t => t.Id).ToList();
+        var candidates = (await db.Images.AsNoTracking()
+            .Where(i => i.TaskId != null && ids.Contains(i.TaskId) && (i.Status == CandidateStatus.Preview || i.Status == CandidateStatus.Selected))
+            .Select(i => new QueueCandidate(i.TaskId!, i.Id, i.Variation, i.Stars, i.Status == CandidateStatus.Selected))
+            .ToListAsync(ct)).ToLookup(c => c.TaskId);
+        var rows = await RowsAsync(db, tasks, ct);
+        if (rowsOnly)
+        {
+            return new RazorComponentResult<QueueRows>(new { Hub = HubContext.For(http, "queue"), Rows = rows, Candidates = candidates });
+        }
+        return new RazorComponentResult<QueuePage>(new
+        {
+            Hub = HubContext.For(http, "queue"),
+            Rows = rows,
+            Candidates = candidates,
+            Error = error,
+        }) { StatusCode = status };
+    }
+}
