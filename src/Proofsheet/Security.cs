@@ -86,6 +86,15 @@ public static class Security
             });
             return next(context);
         });
+        return app;
+    }
+
+    /// <summary>
+    /// After the exception handler: the generation limit counts in the database, and a database
+    /// outage while counting must answer 503 like any other, not escape the pipeline.
+    /// </summary>
+    public static WebApplication UseGenerationLimit(this WebApplication app)
+    {
         app.UseRateLimiter();
         return app;
     }

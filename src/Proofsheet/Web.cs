@@ -47,6 +47,7 @@ public static class Web
         app.UseSecurity();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseGenerationLimit();
         return app;
     }
 
