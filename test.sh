@@ -13,9 +13,11 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
-if [ ! -d tests/tools/node_modules/s3rver ] || [ ! -d tests/tools/node_modules/axe-core ]; then
+# Installed again whenever the lock file changed since the last install (a stamp beside the modules).
+if ! cmp -s tests/tools/package-lock.json tests/tools/node_modules/.installed-lock.json; then
   echo "== installing test tools (npm ci --prefix tests/tools)"
   npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error
+  cp tests/tools/package-lock.json tests/tools/node_modules/.installed-lock.json
 fi
 
 if [ -z "${PROOFSHEET_TEST_POSTGRES:-}" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
