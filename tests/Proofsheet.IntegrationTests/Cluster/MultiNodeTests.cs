@@ -266,11 +266,25 @@ public sealed partial class MultiNodeTests(S3rverFixture s3, ITestOutputHelper o
             var ports = Enumerable.Range(0, nodes).Select(_ => AppProcess.FreePort()).ToList();
             env.Proxy = await NginxProxy.StartAsync(ports.Select(p => $"http://127.0.0.1:{p}"));
             env._owned.Add(env.Proxy);
-            var started = await Task.WhenAll(ports.Select((port, i) => AppProcess.StartAsync(env.Settings(folder, i + 1), port: port)));
-            for (var i = 0; i < started.Length; i++)
+            var starting = ports.Select((port, i) => AppProcess.StartAsync(env.Settings(folder, i + 1), port: port)).ToList();
+            try
             {
-                env._owned.Add(started[i]);
-                env.Nodes.Add(new Node($"node-{i + 1}", started[i]));
+                await Task.WhenAll(starting);
+            }
+            catch
+            {
+                // Nodes that did start must not outlive a test whose other node failed to.
+                foreach (var node in starting.Where(t => t.IsCompletedSuccessfully))
+                {
+                    await node.Result.DisposeAsync();
+                }
+                await env.DisposeAsync();
+                throw;
+            }
+            for (var i = 0; i < starting.Count; i++)
+            {
+                env._owned.Add(starting[i].Result);
+                env.Nodes.Add(new Node($"node-{i + 1}", starting[i].Result));
             }
             return env;
         }
