@@ -224,10 +224,11 @@ public sealed partial class ClusterTests
 
         var runnerId = runner.Services.GetRequiredService<Proofsheet.Cluster.NodeIdentity>().Id;
         var otherId = other.Services.GetRequiredService<Proofsheet.Cluster.NodeIdentity>().Id;
-        var runnerRow = page[page.IndexOf(runnerId, StringComparison.Ordinal)..];
-        runnerRow = runnerRow[..runnerRow.IndexOf("</tr>", StringComparison.Ordinal)];
-        Assert.Contains($"/hub/tasks/{id}", runnerRow, StringComparison.Ordinal);
-        Assert.Contains(otherId + "</code><span class=\"muted\"> (this page)", page, StringComparison.Ordinal);
+        var runnerCard = page[page.IndexOf(runnerId, StringComparison.Ordinal)..];
+        var nextCard = runnerCard.IndexOf("class=\"node\"", StringComparison.Ordinal);
+        runnerCard = nextCard < 0 ? runnerCard : runnerCard[..nextCard];
+        Assert.Contains($"/hub/tasks/{id}", runnerCard, StringComparison.Ordinal);
+        Assert.Contains(otherId + "</code> (this page)", page, StringComparison.Ordinal);
         gate.Open();
         a.DeleteFolder();
     }

@@ -177,9 +177,10 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
     }
 
     [Fact]
-    public async Task Generate_more_adds_objects_and_a_final_reject_deletes_them_all()
+    public async Task Generate_more_adds_objects_and_a_final_reject_trashes_them_until_the_sweep_deletes_them()
     {
-        await using var app = await TestApp.StartAsync(database, Settings());
+        // No days in the trash: the first sweep after the reject may delete the files.
+        await using var app = await TestApp.StartAsync(database, Settings(new Dictionary<string, string?> { ["Storage:TrashRetentionDays"] = "0" }));
         using var client = app.Api();
         var id = (await app.CreateTaskAsync("Write about Rejected Objects", 1)).GetProperty("id").GetString()!;
         await app.WaitForStatusAsync(id, "awaiting_approval");
@@ -189,7 +190,11 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
 
         var rejected = await client.PostAsJsonAsync($"/api/tasks/{id}/reject", new { feedback = "not for us" });
         Assert.Equal(HttpStatusCode.OK, rejected.StatusCode);
+        // A rejected task's images go to the trash, files kept so that it can be reopened ...
+        Assert.Equal(3, (await ObjectsAsync(_prefix)).Count);
 
+        // ... until the trash's retention has passed and the sweep deletes them from the bucket.
+        await app.Services.GetRequiredService<PreviewSweeper>().SweepAsync(CancellationToken.None);
         Assert.Empty(await ObjectsAsync(_prefix));
         app.DeleteFolder();
     }
