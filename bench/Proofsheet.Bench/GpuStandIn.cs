@@ -65,6 +65,9 @@ public sealed class GpuStandIn : IAsyncDisposable
             current_image = (string?)null, textinfo = (string?)null,
         }));
         app.MapGet("/sdapi/v1/sd-models", () => Results.Json(new[] { new { title = "sd_xl_base_1.0.safetensors [31e35c80fc]", model_name = "sd_xl_base_1.0" } }));
+        // The app checks its configured sampler and scheduler against these lists before it renders.
+        app.MapGet("/sdapi/v1/samplers", () => Results.Json(new[] { new { name = "DPM++ 2M", aliases = new[] { "k_dpmpp_2m" }, options = new { } } }));
+        app.MapGet("/sdapi/v1/schedulers", () => Results.Json(new[] { new { name = "karras", label = "Karras", aliases = Array.Empty<string>() } }));
         app.MapGet("/sdapi/v1/options", () => Results.Json(new Dictionary<string, object> { ["sd_model_checkpoint"] = "sd_xl_base_1.0.safetensors [31e35c80fc]" }));
     }
 
@@ -92,7 +95,7 @@ public sealed class GpuStandIn : IAsyncDisposable
                 var first = Interlocked.Add(ref _nextSeed, count);
                 var seeds = Enumerable.Range(0, count).Select(i => first + i).ToArray();
                 var images = seeds.Select(s => Convert.ToBase64String(Proofsheet.Testing.Png.ForIndex((int)(s % 97)))).ToArray();
-                var info = JsonSerializer.Serialize(new { seed = seeds[0], all_seeds = seeds, index_of_first_image = 0 });
+                var info = JsonSerializer.Serialize(new { seed = seeds[0], all_seeds = seeds, index_of_first_image = 0, sd_model_name = "sd_xl_base_1.0", sampler_name = "DPM++ 2M" });
                 response = JsonSerializer.SerializeToUtf8Bytes(new { images, parameters = new { }, info });
             }
             context.Response.ContentType = "application/json";

@@ -36,6 +36,8 @@ public sealed partial class Benchmarks
                         ["Images:Automatic1111:BaseUrls"] = string.Join(',', gpu.BaseUrls),
                         ["Pipeline:MaxConcurrency"] = "8",
                         ["Pipeline:PollInterval"] = "00:00:00.500",
+                        // One API key drives every node, and the generation limit now counts across them.
+                        ["RateLimits:Generation:PermitLimit"] = "1000000",
                     }));
                 }
                 Log($"nodes: {count}, warming up");
