@@ -25,7 +25,7 @@ const id: string = created.data.id;
 console.log(`created ${id} (${created.data.status})`);
 
 // A problem answer is typed too: an unknown task is a 404 problem with a detail.
-const missing = await client.GET("/api/tasks/{id}", { params: { path: { id: "0000000000000000000000000" } } });
+const missing = await client.GET("/api/tasks/{id}", { params: { path: { id: "00000000000000000000000000000000" } } });
 if (missing.response.status !== 404 || typeof missing.error?.detail !== "string") fail("404 problem", missing.error);
 
 // 2. Watch: read the event stream until the task awaits approval.
