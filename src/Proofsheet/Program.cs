@@ -9,11 +9,13 @@ using Proofsheet.Posts;
 using Proofsheet.Publishing;
 using Proofsheet.Site;
 using Proofsheet.Tasks;
+using Proofsheet.Telemetry;
 using Proofsheet.Webhooks;
 using Proofsheet.Writing;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddWeb();
+builder.AddTelemetry();
 builder.AddData();
 builder.AddCluster();
 builder.AddAuth();
@@ -33,11 +35,13 @@ await app.Services.MigrateDatabaseAsync();
 await app.Services.JoinClusterAsync();
 await app.Services.GetRequiredService<ApiKeyStore>().InitializeAsync(CancellationToken.None);
 await app.Services.GetRequiredService<AdminPassword>().InitializeAsync(CancellationToken.None);
+app.Services.StartTelemetry();
 
 app.UseCluster();
 app.UseWeb();
 app.UseAuthentication();
 app.UseAuthorization();
+app.MapMetrics();
 app.UseHub();
 app.UseOutputCache();
 app.MapOpenApi();
