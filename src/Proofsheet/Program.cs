@@ -1,5 +1,6 @@
 using Proofsheet;
 using Proofsheet.Auth;
+using Proofsheet.Backup;
 using Proofsheet.Cluster;
 using Proofsheet.Data;
 using Proofsheet.Health;
@@ -12,6 +13,12 @@ using Proofsheet.Tasks;
 using Proofsheet.Telemetry;
 using Proofsheet.Webhooks;
 using Proofsheet.Writing;
+
+// `Proofsheet backup FILE` / `Proofsheet restore FILE` run beside (or before) the app and exit.
+if (await BackupCommand.TryRunAsync(args) is { } exitCode)
+{
+    return exitCode;
+}
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddWeb();
@@ -54,5 +61,6 @@ app.MapHub();
 app.MapSite();
 
 app.Run();
+return 0;
 
 public partial class Program;
