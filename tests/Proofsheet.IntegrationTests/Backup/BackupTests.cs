@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Json;
+using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Proofsheet.IntegrationTests.Infrastructure;
@@ -32,23 +33,33 @@ public abstract class BackupTests(TestDatabase database, ITestOutputHelper outpu
             await using (var app = await AppProcess.StartAsync(original))
             {
                 using var http = app.Client(maxConnections: 64);
-                var errors = new ConcurrentQueue<string>();
-                using var stop = new CancellationTokenSource();
-                var clients = Enumerable.Range(0, 50).Select(n => Task.Run(() => ClientAsync(http, n, errors, () => stop.IsCancellationRequested))).ToList();
-
-                // Back up once the load has published posts and left tasks waiting, while it goes on.
-                var seen = "";
-                publishedBefore = await WaitForAsync(http, async () =>
+                // Before the load: published posts and tasks waiting for approval.
+                var seeded = new List<string>();
+                for (var i = 0; i < 8; i++)
                 {
-                    var (published, awaiting) = (await CountAsync(http, "published"), await CountAsync(http, "awaiting_approval"));
-                    seen = $"{published} published, {awaiting} awaiting approval, {await CountAsync(http, "queued")} queued, {errors.Count} errors";
-                    return published >= 5 && awaiting >= 3 ? published : (int?)null;
-                }, () => seen);
-                output.WriteLine("backup started with " + seen);
+                    using var created = await http.PostAsJsonAsync("/api/tasks", new { topic = $"Backups, seeded task {i}", num_variations = 2 });
+                    Assert.Equal(HttpStatusCode.Accepted, created.StatusCode);
+                    seeded.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!);
+                }
+                await WaitForAsync(http, async () => await CountAsync(http, "awaiting_approval") == seeded.Count ? 1 : null, () => "the seeded tasks to await approval");
+                foreach (var id in seeded.Take(4))
+                {
+                    using var approve = await http.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 });
+                    Assert.True(approve.IsSuccessStatusCode);
+                }
+                publishedBefore = await WaitForAsync(http, async () => await CountAsync(http, "published") is var n && n == 4 ? n : null, () => "the approved seeded tasks to publish");
+
+                // 50 clients: 10 create a task each, half approve one waiting task, all read posts and pages.
+                var errors = new ConcurrentQueue<string>();
+                var requests = new StrongBox<int>();
+                using var stop = new CancellationTokenSource();
+                var clients = Enumerable.Range(0, 50).Select(n => Task.Run(() => ClientAsync(http, n, errors, () => stop.IsCancellationRequested, requests))).ToList();
+                await WaitForAsync(http, () => Task.FromResult(Volatile.Read(ref requests.Value) >= 200 ? 1 : (int?)null), () => "the load to get going");
                 var backup = await CommandAsync("backup", archive, original);
                 Assert.True(backup.Code == 0, backup.Output);
                 await stop.CancelAsync();
                 await Task.WhenAll(clients);
+                output.WriteLine($"{Volatile.Read(ref requests.Value)} requests under load");
                 Assert.True(errors.IsEmpty, $"{errors.Count} errors under load, e.g.\n" + string.Join("\n", errors.Take(5)));
             }
 
@@ -121,9 +132,12 @@ public abstract class BackupTests(TestDatabase database, ITestOutputHelper outpu
     };
 
     /// <summary>One client: creates a few tasks, approves waiting ones, reads posts, until stopped.</summary>
+    /// <summary>One client: creates at most one task, approves at most one waiting task, reads posts and pages, until stopped.</summary>
     /// <remarks>Each request runs to its end: stopping is between requests, so none is cut off.</remarks>
-    private static async Task ClientAsync(HttpClient http, int n, ConcurrentQueue<string> errors, Func<bool> stopped)
+    private static Task ClientAsync(HttpClient http, int n, ConcurrentQueue<string> errors, Func<bool> stopped, StrongBox<int> requests)
     {
+        return RunAsync();
+
         async Task Expect(Task<HttpResponseMessage> send, params HttpStatusCode[] expected)
         {
             try
@@ -138,28 +152,32 @@ public abstract class BackupTests(TestDatabase database, ITestOutputHelper outpu
             {
                 errors.Enqueue(ex.Message);
             }
+            Interlocked.Increment(ref requests.Value);
         }
 
-        var approved = false;
-        for (var i = 0; !stopped(); i++)
+        async Task RunAsync()
         {
-            if (i < 2)
+            if (n < 10)
             {
-                await Expect(http.PostAsJsonAsync("/api/tasks", new { topic = $"Backups under load, client {n} task {i}", num_variations = 2 }), HttpStatusCode.Accepted);
+                await Expect(http.PostAsJsonAsync("/api/tasks", new { topic = $"Backups under load, client {n}", num_variations = 1 }), HttpStatusCode.Accepted);
             }
-            // Half the clients approve one task each, so the backup has both published posts and waiting tasks.
-            if (n % 2 == 0 && !approved)
+            var approved = n % 2 == 1;
+            while (!stopped())
             {
-                var page = await http.GetFromJsonAsync<JsonElement>("/api/tasks?status=awaiting_approval&limit=1");
-                if (page.GetProperty("items").EnumerateArray().FirstOrDefault() is { ValueKind: JsonValueKind.Object } task)
+                if (!approved)
                 {
-                    await Expect(http.PostAsJsonAsync($"/api/tasks/{task.GetProperty("id").GetString()}/approve", new { index = 2 }),
-                        HttpStatusCode.OK, HttpStatusCode.Accepted, HttpStatusCode.Conflict);
+                    var page = await http.GetFromJsonAsync<JsonElement>("/api/tasks?status=awaiting_approval&limit=1");
+                    if (page.GetProperty("items").EnumerateArray().FirstOrDefault() is { ValueKind: JsonValueKind.Object } task)
+                    {
+                        await Expect(http.PostAsJsonAsync($"/api/tasks/{task.GetProperty("id").GetString()}/approve", new { index = 1 }),
+                            HttpStatusCode.OK, HttpStatusCode.Accepted, HttpStatusCode.Conflict);
+                    }
                     approved = true;
                 }
+                await Expect(http.GetAsync("/api/posts?limit=10"), HttpStatusCode.OK);
+                await Expect(http.GetAsync("/"), HttpStatusCode.OK);
+                await Expect(http.GetAsync("/api/tasks?limit=20"), HttpStatusCode.OK);
             }
-            await Expect(http.GetAsync("/api/posts?limit=10"), HttpStatusCode.OK);
-            await Expect(http.GetAsync("/"), HttpStatusCode.OK);
         }
     }
 
