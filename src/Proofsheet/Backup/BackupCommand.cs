@@ -127,6 +127,10 @@ public static class BackupCommand
         {
             RequireEmpty(setup.Paths.PreviewDirectory, "preview folder (Storage:PreviewDirectory)");
         }
+        if (!setup.Postgres && File.Exists(setup.SqliteFile))
+        {
+            throw new BackupException($"There is already a database at {setup.SqliteFile}; restore only where there is none.");
+        }
         if (setup.Postgres && await HasTablesAsync(setup.ConnectionString!, ct))
         {
             throw new BackupException("The PostgreSQL database in ConnectionStrings:Default already has tables; restore into an empty database.");

@@ -69,6 +69,16 @@ public abstract class BackupTests(TestDatabase database, ITestOutputHelper outpu
             var again = await CommandAsync("restore", archive, restored);
             Assert.Equal(1, again.Code);
             Assert.Contains("not empty", again.Output, StringComparison.Ordinal);
+            // So is a database that already has data, even with empty folders.
+            var elsewhere = new Dictionary<string, string?>(restored)
+            {
+                ["DataDirectory"] = Path.Combine(folder, "elsewhere", "data"),
+                ["Storage:PreviewDirectory"] = Path.Combine(folder, "elsewhere", "previews"),
+            };
+            var intoUsedDatabase = await CommandAsync("restore", archive, elsewhere);
+            Assert.Equal(1, intoUsedDatabase.Code);
+            Assert.Contains("already", intoUsedDatabase.Output, StringComparison.Ordinal);
+            Assert.False(Directory.Exists(Path.Combine(folder, "elsewhere", "data", "media")));
 
             await using (var app = await AppProcess.StartAsync(restored))
             {
