@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Proofsheet test. On a fresh machine it first installs what the tests need and is
-# missing: the npm tools under tests/tools (s3rver, a real S3-compatible server), PostgreSQL's
+# missing: the npm tools under tests/tools (s3rver, a real S3-compatible server; openapi-typescript,
+# openapi-fetch, typescript and @redocly/cli for the generated-client and OpenAPI lint tests), PostgreSQL's
 # server binaries (the integration tests start their own throwaway cluster), Chromium (the
 # browser tests) and nginx (the multi-node test).
 set -euo pipefail
@@ -13,7 +14,10 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"
 }
 
-if [ ! -d tests/tools/node_modules/s3rver ]; then
+# Reinstalled when any tool the tests run is missing (an older checkout had only s3rver).
+if [ ! -d tests/tools/node_modules/s3rver ] || [ ! -d tests/tools/node_modules/openapi-typescript ] \
+   || [ ! -d tests/tools/node_modules/openapi-fetch ] || [ ! -d tests/tools/node_modules/typescript ] \
+   || [ ! -d tests/tools/node_modules/@redocly/cli ]; then
   echo "== installing test tools (npm ci --prefix tests/tools)"
   npm ci --prefix tests/tools --no-audit --no-fund --loglevel=error
 fi
