@@ -1,5 +1,6 @@
 using Proofsheet;
 using Proofsheet.Auth;
+using Proofsheet.Backup;
 using Proofsheet.Cluster;
 using Proofsheet.Data;
 using Proofsheet.Health;
@@ -9,11 +10,19 @@ using Proofsheet.Posts;
 using Proofsheet.Publishing;
 using Proofsheet.Site;
 using Proofsheet.Tasks;
+using Proofsheet.Telemetry;
 using Proofsheet.Webhooks;
 using Proofsheet.Writing;
 
+// `Proofsheet backup FILE` / `Proofsheet restore FILE` run beside (or before) the app and exit.
+if (await BackupCommand.TryRunAsync(args) is { } exitCode)
+{
+    return exitCode;
+}
+
 var builder = WebApplication.CreateBuilder(args);
 builder.AddWeb();
+builder.AddTelemetry();
 builder.AddData();
 builder.AddCluster();
 builder.AddAuth();
@@ -33,11 +42,13 @@ await app.Services.MigrateDatabaseAsync();
 await app.Services.JoinClusterAsync();
 await app.Services.GetRequiredService<ApiKeyStore>().InitializeAsync(CancellationToken.None);
 await app.Services.GetRequiredService<AdminPassword>().InitializeAsync(CancellationToken.None);
+app.Services.StartTelemetry();
 
 app.UseCluster();
 app.UseWeb();
 app.UseAuthentication();
 app.UseAuthorization();
+app.MapMetrics();
 app.UseHub();
 app.UseOutputCache();
 app.MapOpenApi();
@@ -50,5 +61,6 @@ app.MapHub();
 app.MapSite();
 
 app.Run();
+return 0;
 
 public partial class Program;

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Routing;
+using Proofsheet.OpenApi;
 
 namespace Proofsheet;
 
@@ -38,7 +39,7 @@ public static class Web
             });
         builder.Services.AddExceptionHandler<BadRequestHandler>();
         builder.AddSecurity();
-        builder.Services.AddOpenApi();
+        builder.Services.AddApiDocument();
         return builder;
     }
 

@@ -46,7 +46,7 @@ public static class DataExtensions
         return builder;
     }
 
-    private static string SqliteConnectionString(string? configured, AppPaths paths)
+    internal static string SqliteConnectionString(string? configured, AppPaths paths)
     {
         var csb = new SqliteConnectionStringBuilder(configured ?? $"Data Source={Path.Combine(paths.DataDirectory, "proofsheet.db")}")
         {

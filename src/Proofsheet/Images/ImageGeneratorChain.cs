@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Proofsheet.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Proofsheet.Images;
@@ -58,6 +60,9 @@ public sealed class ImageGeneratorChain(
             var timeout = breakerOptions.CurrentValue.BackendTimeout;
             using var budget = CancellationTokenSource.CreateLinkedTokenSource(ct);
             budget.CancelAfter(timeout);
+            using var activity = ProofsheetTelemetry.StartBackendCall("image", generator.Name);
+            activity?.SetTag("proofsheet.images.requested", remaining);
+            var started = Stopwatch.GetTimestamp();
             try
             {
                 var images = await generator.GenerateAsync(request with { Count = remaining, FirstVariation = next }, scaled, budget.Token);
@@ -76,6 +81,7 @@ public sealed class ImageGeneratorChain(
                 var message = ex is OperationCanceledException && budget.IsCancellationRequested
                     ? $"timed out after {timeout.TotalSeconds:0.#} s."
                     : ex.Message;
+                ProofsheetTelemetry.Failed(activity, generator.Name, ex);
                 logger.LogWarning(ex, "Image backend {Backend} failed; trying the next one", name);
                 errors.Add($"{name}: {message}");
                 if (breaker.RecordFailure(generator.Name))
@@ -83,6 +89,11 @@ public sealed class ImageGeneratorChain(
                     logger.LogWarning("Image backend {Backend} failed {Count} times in a row; skipping it for {Duration}",
                         generator.Name, breakerOptions.CurrentValue.FailureThreshold, breakerOptions.CurrentValue.BreakDuration);
                 }
+            }
+            finally
+            {
+                ProofsheetTelemetry.BackendDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+                    new KeyValuePair<string, object?>("backend", generator.Name), new KeyValuePair<string, object?>("kind", "image"));
             }
         }
         if (results.Count == 0)

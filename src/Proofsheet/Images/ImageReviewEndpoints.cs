@@ -2,6 +2,7 @@ using System.Security.Claims;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
+using Proofsheet.OpenApi;
 using Proofsheet.Tasks;
 
 namespace Proofsheet.Images;
@@ -15,9 +16,15 @@ public static class ImageReviewEndpoints
 {
     public static RouteGroupBuilder MapImageReview(this RouteGroupBuilder api)
     {
-        api.MapPost("/images/{id}/rating", RateAsync);
-        api.MapPost("/images/{id}/restore", RestoreAsync);
-        api.MapPost("/images/{id}/more-like-this", MoreLikeThisAsync).RequireRateLimiting(Security.GenerationPolicy);
+        api.MapPost("/images/{id}/rating", RateAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<ImageVariationResponse>()
+            .WithName("rateImage").WithSummary("Give a candidate image 0 to 5 stars");
+        api.MapPost("/images/{id}/restore", RestoreAsync).Checked().TouchesPreviews().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<ImageVariationResponse>()
+            .WithName("restoreImage").WithSummary("Take a candidate image back out of the trash");
+        api.MapPost("/images/{id}/more-like-this", MoreLikeThisAsync).Limited().Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>(StatusCodes.Status202Accepted)
+            .WithName("moreLikeThis").WithSummary("New candidates from this one's prompt and settings, with new seeds");
         return api;
     }
 

@@ -4,16 +4,18 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
+using Proofsheet.OpenApi;
 using Proofsheet.Tasks;
 
 namespace Proofsheet.Images;
 
 public sealed record GenerateImageRequest(
-    string? Prompt, string? TaskId, string? NegativePrompt, long? Seed, int? Width, int? Height, int? NumInferenceSteps, string? Source);
+    string? Prompt, string? TaskId = null, string? NegativePrompt = null, long? Seed = null, int? Width = null, int? Height = null,
+    int? NumInferenceSteps = null, string? Source = null);
 
-public sealed record GenerateVariationsRequest(string? TaskId, string? Prompt, int? NumVariations, int? NumInferenceSteps);
+public sealed record GenerateVariationsRequest(string? TaskId, string? Prompt, int? NumVariations = null, int? NumInferenceSteps = null);
 
-public sealed record ApproveImageRequest(string? TaskId, int? Index, string? ImageId);
+public sealed record ApproveImageRequest(string? TaskId, int? Index = null, string? ImageId = null);
 
 public sealed record GeneratedImageSummary(string Id, string Url, string Source, int Width, int Height, long? Seed, int Index, string? TaskId);
 
@@ -29,14 +31,32 @@ public static class MediaEndpoints
 
     public static IEndpointRouteBuilder MapMedia(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/media").WithTags("Media").RequireAuthorization(Auth.AuthExtensions.ApiPolicy);
-        api.MapPost("/generate-image", GenerateImageAsync).RequireRateLimiting(Security.GenerationPolicy);
-        api.MapPost("/generate-image-variations", GenerateVariationsAsync).RequireRateLimiting(Security.GenerationPolicy);
-        api.MapPost("/approve-image", ApproveImageAsync);
-        api.MapGet("/images", ListAsync);
-        api.MapGet("/images/{id}", GetAsync);
-        api.MapGet("/images/{id}/file", FileAsync);
-        api.MapDelete("/images/{id}", DiscardAsync);
+        var api = app.MapGroup("/api/media").WithTags("Media").NeedsApiKey();
+        api.MapPost("/generate-image", GenerateImageAsync).Limited().Checked().TouchesPreviews()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<GenerateImageResponse>()
+            .WithName("generateImage").WithSummary("Make one candidate image now, alone or for a task");
+        api.MapPost("/generate-image-variations", GenerateVariationsAsync).Limited().Checked().TouchesPreviews()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<GenerateVariationsResponse>()
+            .WithName("generateImageVariations").WithSummary("Make several candidate images for a task now");
+        api.MapPost("/approve-image", ApproveImageAsync).Checked().TouchesPreviews()
+            .Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>().Produces<TaskResponse>(StatusCodes.Status202Accepted)
+            .WithName("approveImage").WithSummary("Approve a task's image by task id and publish");
+        api.MapGet("/images", ListAsync).Checked()
+            .Produces<PageResponse<GalleryImage>>()
+            .WithName("listImages").WithSummary("List candidate images, newest first");
+        api.MapGet("/images/{id}", GetAsync).Problems(StatusCodes.Status404NotFound)
+            .WithName("getImage").WithSummary("Read one candidate image's details");
+        api.MapGet("/images/{id}/file", FileAsync).TouchesPreviews().Problems(StatusCodes.Status404NotFound)
+            .Produces<Stream>(StatusCodes.Status200OK, "image/png", "image/jpeg", "image/webp", "image/gif")
+            .Produces(StatusCodes.Status302Found)
+            .WithName("getImageFile").WithSummary("The image itself")
+            .WithDescription("The preview's bytes; once the preview is gone, a redirect to the published copy.");
+        api.MapDelete("/images/{id}", DiscardAsync).Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces(StatusCodes.Status204NoContent)
+            .WithName("discardImage").WithSummary("Move a candidate image to the trash (restorable for Storage:TrashRetentionDays)");
         api.MapImageReview();
         return app;
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Proofsheet.Data;
+using Proofsheet.OpenApi;
 using Proofsheet.Tasks;
 
 namespace Proofsheet.Posts;
@@ -17,8 +18,11 @@ public static class PostEndpoints
     {
         // Published posts are public: no key needed.
         var api = app.MapGroup("/api/posts").WithTags("Posts").AllowAnonymous().CachedAsPublished();
-        api.MapGet("/", ListAsync);
-        api.MapGet("/{slug}", GetAsync);
+        api.MapGet("/", ListAsync).ProducesValidationProblem()
+            .Produces<PageResponse<PostResponse>>()
+            .WithName("listPosts").WithSummary("List published posts, newest first");
+        api.MapGet("/{slug}", GetAsync).Problems(StatusCodes.Status404NotFound)
+            .WithName("getPost").WithSummary("Read one published post");
         return app;
     }
 

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using Proofsheet.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
@@ -50,7 +52,28 @@ public sealed class Publisher(
             else
             {
                 stream.Progress(taskId, new ProgressData(0, 1, $"uploading to {store.Store.Name}", "publishing"));
-                asset = await UploadAsync(candidate, post.Slug, ct);
+                using (var upload = ProofsheetTelemetry.StartBackendCall("upload", store.Store.Name))
+                {
+                    var started = Stopwatch.GetTimestamp();
+                    var outcome = "ok";
+                    try
+                    {
+                        asset = await UploadAsync(candidate, post.Slug, ct);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+                    {
+                        outcome = "failed";
+                        ProofsheetTelemetry.Failed(upload, store.Store.Name, ex);
+                        throw;
+                    }
+                    finally
+                    {
+                        var storeTag = new KeyValuePair<string, object?>("store", store.Store.Name);
+                        ProofsheetTelemetry.Uploads.Add(1, storeTag, new KeyValuePair<string, object?>("outcome", outcome));
+                        ProofsheetTelemetry.BackendDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+                            new KeyValuePair<string, object?>("backend", store.Store.Name), new KeyValuePair<string, object?>("kind", "upload"));
+                    }
+                }
                 if (!Uri.TryCreate(asset.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
                 {
                     // A published post never points at a local file.
@@ -65,6 +88,9 @@ public sealed class Publisher(
 
         await CommitAsync(taskId, candidateId, asset, ct);
     }
+
+    /// <summary>The publishing store in use (for metrics and spans).</summary>
+    public string StoreName => store.Store.Name;
 
     /// <summary>A streamed copy from the preview store to the publishing store: the preview is never
     /// needed on this node's disk, so any node can publish what another generated.</summary>

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Posts;
+using Proofsheet.Telemetry;
 
 namespace Proofsheet.Tasks;
 
@@ -29,6 +30,7 @@ public sealed partial class TaskActions
     /// <summary>Approves once: a second approval of the same image, or a concurrent one, finds the task already publishing.</summary>
     public async Task<Outcome> ApproveAsync(string taskId, ImageChoice choice, string? feedback, string actor, CancellationToken ct)
     {
+        (int Candidates, DateTime? AwaitingSince) measured = default;
         var outcome = await MutateAsync(taskId, async (db, task) =>
         {
             if (task.Status is WorkflowStatus.Publishing or WorkflowStatus.Published)
@@ -64,6 +66,10 @@ public sealed partial class TaskActions
             {
                 return Outcome.Conflict($"The preview file of image {candidate.Variation} is gone; choose another image.");
             }
+            var awaiting = WorkflowStatus.AwaitingApproval.ToWire();
+            measured = (
+                await db.Images.CountAsync(i => i.TaskId == task.Id && i.Status != CandidateStatus.Discarded, ct),
+                await db.TaskEvents.Where(e => e.TaskId == task.Id && e.ToStatus == awaiting).MaxAsync(e => (DateTime?)e.At, ct));
             await MarkSelectedAsync(db, task, candidate, ct);
             task.ApprovedBy = actor;
             task.ApprovedAt = DateTime.UtcNow;
@@ -76,6 +82,14 @@ public sealed partial class TaskActions
         }, ct);
         if (outcome.Kind == OutcomeKind.Ok)
         {
+            if (outcome == Outcome.Done)
+            {
+                ProofsheetTelemetry.CandidatesPerApproval.Record(measured.Candidates);
+                if (measured.AwaitingSince is { } since)
+                {
+                    ProofsheetTelemetry.ApprovalLatency.Record(Math.Max(0, (DateTime.UtcNow - since).TotalSeconds));
+                }
+            }
             queue.Enqueue(taskId);
         }
         return outcome;

@@ -9,42 +9,70 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
 using Proofsheet.Images;
+using Proofsheet.OpenApi;
 
 namespace Proofsheet.Tasks;
 
-public sealed record CreateTaskRequest(string? Topic, string? Tone, string? Audience, int? TargetWords, int? NumVariations, string? ImageSource);
+// Optional fields have defaults so the OpenAPI schema marks them optional; topic is required (a missing one is a 400).
+public sealed record CreateTaskRequest(string? Topic, string? Tone = null, string? Audience = null, int? TargetWords = null, int? NumVariations = null, string? ImageSource = null);
 
-public sealed record EditTaskRequest(string? Title, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt, string? Slug = null, string? MetaDescription = null);
+public sealed record EditTaskRequest(string? Title = null, string? Excerpt = null, string? Content = null, string? ImagePrompt = null, string? ImageAlt = null, string? Slug = null, string? MetaDescription = null);
 
-public sealed record SelectRequest(int? Index, string? ImageId);
+public sealed record SelectRequest(int? Index = null, string? ImageId = null);
 
-public sealed record ApproveRequest(int? Index, string? ImageId, string? Feedback);
+public sealed record ApproveRequest(int? Index = null, string? ImageId = null, string? Feedback = null);
 
-public sealed record RejectRequest(string? Feedback, string? NewPrompt, bool? Regenerate = null);
+public sealed record RejectRequest(string? Feedback, string? NewPrompt = null, bool? Regenerate = null);
 
-public sealed record GenerateMoreRequest(int? NumVariations, string? Prompt);
+public sealed record GenerateMoreRequest(int? NumVariations = null, string? Prompt = null);
 
 public static class TaskEndpoints
 {
     public static IEndpointRouteBuilder MapTasks(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/tasks").WithTags("Tasks").RequireAuthorization(Auth.AuthExtensions.ApiPolicy);
-        api.MapPost("/", CreateAsync).RequireRateLimiting(Security.GenerationPolicy);
-        api.MapGet("/", ListAsync);
-        api.MapGet("/{id}", GetAsync);
-        api.MapPatch("/{id}", EditAsync);
-        api.MapGet("/{id}/history", HistoryAsync);
-        api.MapGet("/{id}/events", Events);
-        api.MapPost("/{id}/cancel", CancelAsync);
-        api.MapPost("/{id}/select", SelectAsync);
-        api.MapPost("/{id}/approve", ApproveAsync);
-        api.MapPost("/{id}/reject", RejectAsync).RequireRateLimiting(Security.GenerationPolicy);
-        api.MapPost("/{id}/retry", RetryAsync);
-        api.MapPost("/{id}/unpublish", (string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
-            Act(id, db, previews, stream, () => actions.UnpublishAsync(id, ActorOf(user), ct), ct));
-        api.MapPost("/{id}/reopen", (string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
-            Act(id, db, previews, stream, () => actions.ReopenAsync(id, ActorOf(user), ct), ct));
-        api.MapPost("/{id}/generate-more", GenerateMoreAsync).RequireRateLimiting(Security.GenerationPolicy);
+        var api = app.MapGroup("/api/tasks").WithTags("Tasks").NeedsApiKey();
+        api.MapPost("/", CreateAsync).Limited().Checked()
+            .Produces<TaskResponse>(StatusCodes.Status202Accepted)
+            .WithName("createTask").WithSummary("Ask for a post").WithDescription("Queues the task; the answer's Location is the task to watch.");
+        api.MapGet("/", ListAsync).Checked()
+            .Produces<PageResponse<TaskResponse>>()
+            .WithName("listTasks").WithSummary("List tasks, newest first");
+        api.MapGet("/{id}", GetAsync).Problems(StatusCodes.Status404NotFound)
+            .WithName("getTask").WithSummary("Read one task");
+        api.MapPatch("/{id}", EditAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("editTask").WithSummary("Edit the draft, or fix a published post (a changed slug redirects from the old one)");
+        api.MapGet("/{id}/history", HistoryAsync).Problems(StatusCodes.Status404NotFound)
+            .WithName("getTaskHistory").WithSummary("Every change to a task, oldest first");
+        api.MapGet("/{id}/events", Events).Problems(StatusCodes.Status404NotFound)
+            .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
+            .WithName("watchTask").WithSummary("Watch a task live (server-sent events)")
+            .WithDescription("Events: status {status, error}, progress {done, total, ...}, draft, images; the stream ends at a final status.");
+        api.MapPost("/{id}/cancel", CancelAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("cancelTask").WithSummary("Cancel a task that is not final");
+        api.MapPost("/{id}/select", SelectAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("selectImage").WithSummary("Pick the featured image (without publishing)");
+        api.MapPost("/{id}/approve", ApproveAsync).Checked().TouchesPreviews().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>().Produces<TaskResponse>(StatusCodes.Status202Accepted)
+            .WithName("approveTask").WithSummary("Approve and publish")
+            .WithDescription("200 when the post is published, 202 while the image upload is still under way.");
+        api.MapPost("/{id}/reject", RejectAsync).Limited().Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("rejectTask").WithSummary("Reject: with regenerate or new_prompt a new round of images, otherwise the task");
+        api.MapPost("/{id}/retry", RetryAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("retryTask").WithSummary("Retry a failed task from the step that failed");
+        api.MapPost("/{id}/unpublish", UnpublishAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("unpublishTask").WithSummary("Take a published post back to draft; the task can be approved again");
+        api.MapPost("/{id}/reopen", ReopenAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("reopenTask").WithSummary("Bring a rejected task back for review");
+        api.MapPost("/{id}/generate-more", GenerateMoreAsync).Limited().Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("generateMoreImages").WithSummary("Make more candidate images for a task awaiting approval");
         return app;
     }
 
@@ -214,6 +242,12 @@ public static class TaskEndpoints
 
     private static Task<IResult> CancelAsync(string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
         Act(id, db, previews, stream, () => actions.CancelAsync(id, ActorOf(user), ct), ct);
+
+    private static Task<IResult> UnpublishAsync(string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+        Act(id, db, previews, stream, () => actions.UnpublishAsync(id, ActorOf(user), ct), ct);
+
+    private static Task<IResult> ReopenAsync(string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+        Act(id, db, previews, stream, () => actions.ReopenAsync(id, ActorOf(user), ct), ct);
 
     private static Task<IResult> RetryAsync(string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
         Act(id, db, previews, stream, () => actions.RetryAsync(id, ActorOf(user), ct), ct);

@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Posts;
 using Proofsheet.Publishing;
+using Proofsheet.Telemetry;
 using Proofsheet.Writing;
 
 namespace Proofsheet.Tasks;
@@ -37,6 +39,19 @@ public sealed class TaskPipeline(
                 return;
             }
 
+            // One trace per step: the writer, backend, upload and HTTP spans of the step nest under it.
+            var step = task.Status.ToWire();
+            using var activity = ProofsheetTelemetry.StartStep(taskId, step);
+            var stepTag = new KeyValuePair<string, object?>("step", step);
+            ProofsheetTelemetry.QueueWait.Record(Math.Max(0, (DateTime.UtcNow - (task.NextAttemptAt ?? task.UpdatedAt)).TotalSeconds), stepTag);
+            var started = Stopwatch.GetTimestamp();
+            var (backend, outcome) = (task.Status switch
+            {
+                WorkflowStatus.Writing => writer.Writer.Name,
+                WorkflowStatus.GeneratingImages => task.ImageSource ?? "auto",
+                WorkflowStatus.Publishing => publisher.StoreName,
+                _ => "none",
+            }, "ok");
             try
             {
                 switch (task.Status)
@@ -57,12 +72,20 @@ public sealed class TaskPipeline(
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
+                outcome = "stopped";
                 throw;
             }
             catch (Exception ex)
             {
+                outcome = "failed";
+                activity?.SetStatus(ActivityStatusCode.Error, ProofsheetTelemetry.ErrorKind(ex));
                 await FailAttemptAsync(taskId, task.Status, ex);
                 return;
+            }
+            finally
+            {
+                ProofsheetTelemetry.StepDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+                    stepTag, new KeyValuePair<string, object?>("backend", backend), new KeyValuePair<string, object?>("outcome", outcome));
             }
         }
     }
@@ -78,9 +101,7 @@ public sealed class TaskPipeline(
         // The draft is written only once per task: a task that already has one (a crash after
         // writing, before its post was reserved) does not pay for another.
         using var drafts = new DraftReporter(stream, taskId);
-        var draft = task.Content is null
-            ? await writer.Writer.WriteAsync(new ArticleRequest(task.Topic, task.Tone, task.Audience, task.TargetWords), drafts, ct)
-            : null;
+        var draft = task.Content is null ? await CallWriterAsync(task, drafts, ct) : null;
 
         for (var attempt = 0; ; attempt++)
         {
@@ -119,6 +140,27 @@ public sealed class TaskPipeline(
             {
                 // Lost a race for the slug (or the row changed): decide again on fresh data.
             }
+        }
+    }
+
+    private async Task<ArticleDraft> CallWriterAsync(ContentTask task, DraftReporter drafts, CancellationToken ct)
+    {
+        var name = writer.Writer.Name;
+        using var activity = ProofsheetTelemetry.StartBackendCall("writer", name);
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            return await writer.Writer.WriteAsync(new ArticleRequest(task.Topic, task.Tone, task.Audience, task.TargetWords), drafts, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+        {
+            ProofsheetTelemetry.Failed(activity, name, ex);
+            throw;
+        }
+        finally
+        {
+            ProofsheetTelemetry.BackendDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+                new KeyValuePair<string, object?>("backend", name), new KeyValuePair<string, object?>("kind", "writer"));
         }
     }
 

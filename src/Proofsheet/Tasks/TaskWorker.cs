@@ -90,6 +90,8 @@ public sealed class TaskWorker(
                     {
                         break;
                     }
+                    // Every log line of this task's work, in any class, carries its id.
+                    using var scope = logger.BeginScope(new Dictionary<string, object?> { ["TaskId"] = taskId });
                     try
                     {
                         await RunLeasedAsync(taskId, cts, stoppingToken);

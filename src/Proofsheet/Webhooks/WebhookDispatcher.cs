@@ -2,6 +2,8 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
 
+using Proofsheet.Telemetry;
+
 namespace Proofsheet.Webhooks;
 
 /// <summary>
@@ -88,7 +90,19 @@ public sealed class WebhookDispatcher(
             }
         }
 
-        var error = await sender.SendAsync(delivery, ct);
+        // Its own trace: a delivery runs after the step that wrote it committed, often on another node.
+        System.Diagnostics.Activity.Current = null;
+        string? error;
+        using (var activity = ProofsheetTelemetry.Source.StartActivity($"webhook {delivery.Event}"))
+        {
+            activity?.SetTag("proofsheet.webhook.delivery_id", delivery.Id);
+            activity?.SetTag("proofsheet.webhook.attempt", delivery.Attempts + 1);
+            error = await sender.SendAsync(delivery, ct);
+            if (error is not null)
+            {
+                activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, error);
+            }
+        }
         var attempts = delivery.Attempts + 1;
         var finished = time.GetUtcNow().UtcDateTime;
         await using (var db = await dbFactory.CreateDbContextAsync(CancellationToken.None))
