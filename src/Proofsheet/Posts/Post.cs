@@ -19,6 +19,8 @@ public sealed class Post
     public string? FeaturedImageAlt { get; set; }
     public string? FeaturedImageCredit { get; set; }
     public string? FeaturedImageCreditUrl { get; set; }
+    /// <summary>The 1200×630 JPEG made from the featured image for link previews (<c>og:image</c>); null for posts published before it existed.</summary>
+    public string? SocialImageUrl { get; set; }
     public DateTime? PublishedAt { get; set; }
     /// <summary>The task that created the post; a retried task finds its post by this.</summary>
     public required string TaskId { get; set; }

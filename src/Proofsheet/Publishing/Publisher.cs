@@ -9,8 +9,8 @@ using Proofsheet.Webhooks;
 namespace Proofsheet.Publishing;
 
 /// <summary>
-/// The publish step of an approved task: upload the selected image to the publishing store,
-/// then in one transaction point the post at the CDN URL and mark post, image and task published.
+/// The publish step of an approved task: upload the selected image and its derivatives (the
+/// social card) to the publishing store, then in one transaction point the post at the CDN URL and mark post, image and task published.
 /// The upload key is deterministic, so a retry after a crash between upload and commit
 /// replaces the same asset instead of making a second one.
 /// </summary>
@@ -29,6 +29,7 @@ public sealed class Publisher(
     public async Task PublishAsync(string taskId, CancellationToken ct)
     {
         PublishedAsset asset;
+        PublishedAsset? card;
         string candidateId;
         {
             await using var db = await dbs.CreateDbContextAsync(ct);
@@ -42,7 +43,10 @@ public sealed class Publisher(
             var post = await db.Posts.AsNoTracking().SingleOrDefaultAsync(p => p.Id == task.PostId, ct)
                 ?? throw new PublishingException("The task has no draft post.", retryable: false);
             candidateId = candidate.Id;
+            var key = $"{post.Slug}-{candidate.Id[^12..]}";
 
+            // Read once: the original is uploaded from these bytes and the derivatives are made from them.
+            var original = await ReadPreviewAsync(candidate, required: candidate.CdnUrl is null, ct);
             if (candidate.CdnUrl is not null)
             {
                 asset = new PublishedAsset(candidate.CdnUrl);
@@ -50,25 +54,21 @@ public sealed class Publisher(
             else
             {
                 stream.Progress(taskId, new ProgressData(0, 1, $"uploading to {store.Store.Name}", "publishing"));
-                asset = await UploadAsync(candidate, post.Slug, ct);
-                if (!Uri.TryCreate(asset.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-                {
-                    // A published post never points at a local file.
-                    throw new PublishingException("The publishing store returned a URL that is not http(s).", retryable: false);
-                }
+                asset = await UploadAsync(new EncodedImage(original!, candidate.ContentType, candidate.Width, candidate.Height), key, candidate.Sha256, ct);
                 // Record the confirmed upload at once: a crash before the publish commits then
                 // resumes from here instead of uploading again.
                 await db.Images.Where(i => i.Id == candidate.Id)
                     .ExecuteUpdateAsync(u => u.SetProperty(i => i.CdnUrl, asset.Url), CancellationToken.None);
             }
+            // The card's key is deterministic too, so making it again on a resumed publish replaces it.
+            // A resumed publish whose preview is gone goes without a card (the page falls back to the image).
+            card = original is null ? null : await UploadAsync(MakeSocialCard(original), key + "-social", null, ct);
         }
 
-        await CommitAsync(taskId, candidateId, asset, ct);
+        await CommitAsync(taskId, candidateId, asset, card, ct);
     }
 
-    /// <summary>A streamed copy from the preview store to the publishing store: the preview is never
-    /// needed on this node's disk, so any node can publish what another generated.</summary>
-    private async Task<PublishedAsset> UploadAsync(ImageCandidate candidate, string slug, CancellationToken ct)
+    private async Task<byte[]?> ReadPreviewAsync(ImageCandidate candidate, bool required, CancellationToken ct)
     {
         PreviewContent? preview;
         try
@@ -81,22 +81,57 @@ public sealed class Publisher(
         }
         if (preview is null)
         {
-            throw new PublishingException($"The preview file of the approved image ({candidate.FileName}) is missing.", retryable: false);
+            return required
+                ? throw new PublishingException($"The preview file of the approved image ({candidate.FileName}) is missing.", retryable: false)
+                : null;
         }
         await using (preview)
         {
-            return await store.Store.UploadAsync(
-                new PublishRequest(
-                    Key: $"{slug}-{candidate.Id[^12..]}",
-                    Content: preview.Stream,
-                    ContentType: candidate.ContentType,
-                    Length: candidate.ByteSize,
-                    Sha256: candidate.Sha256),
-                ct);
+            try
+            {
+                return await WebImages.ReadAllAsync(preview.Stream, ct);
+            }
+            // A broken read of a preview streamed from a bucket.
+            catch (Exception ex) when (ex is IOException or HttpRequestException)
+            {
+                throw new PublishingException($"Could not read the approved image from the preview store: {ex.Message}", retryable: true, ex);
+            }
         }
     }
 
-    private async Task CommitAsync(string taskId, string candidateId, PublishedAsset asset, CancellationToken ct)
+    private static EncodedImage MakeSocialCard(byte[] original)
+    {
+        try
+        {
+            return WebImages.SocialCard(original);
+        }
+        catch (ImageGenerationException ex)
+        {
+            throw new PublishingException($"Could not make the social card: {ex.Message}", retryable: false, ex);
+        }
+    }
+
+    /// <summary>One image to the publishing store. Every node can do this: the bytes come from the preview store.</summary>
+    private async Task<PublishedAsset> UploadAsync(EncodedImage image, string key, string? sha256, CancellationToken ct)
+    {
+        using var content = new MemoryStream(image.Data, writable: false);
+        var asset = await store.Store.UploadAsync(
+            new PublishRequest(
+                Key: key,
+                Content: content,
+                ContentType: image.ContentType,
+                Length: image.Data.LongLength,
+                Sha256: sha256 ?? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(image.Data))),
+            ct);
+        if (!Uri.TryCreate(asset.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            // A published post never points at a local file.
+            throw new PublishingException("The publishing store returned a URL that is not http(s).", retryable: false);
+        }
+        return asset;
+    }
+
+    private async Task CommitAsync(string taskId, string candidateId, PublishedAsset asset, PublishedAsset? card, CancellationToken ct)
     {
         // Not cancellable: once the upload is done, recording it is cheap and must not be abandoned.
         while (true)
@@ -116,6 +151,7 @@ public sealed class Publisher(
             post.Content = task.Content;
             post.MetaDescription = task.MetaDescription;
             post.FeaturedImageUrl = asset.Url;
+            post.SocialImageUrl = card?.Url;
             post.FeaturedImageAlt = task.ImageAlt;
             post.FeaturedImageCredit = candidate.AttributionName;
             post.FeaturedImageCreditUrl = candidate.AttributionUrl;

@@ -107,13 +107,13 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
         foreach (var v in variations)
         {
             var name = v.GetProperty("filename").GetString()!;
-            Assert.Matches(@"^titlecard_\d{8}_\d{6}_" + id + @"_var\d\.svg$", name);
+            Assert.Matches(@"^titlecard_\d{8}_\d{6}_" + id + @"_var\d\.png$", name);
             Assert.Equal(JsonValueKind.Null, v.GetProperty("local_path").ValueKind);
             Assert.Equal(v.GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(objects[name])));
 
             using var served = await client.GetAsync(v.GetProperty("preview_url").GetString());
             Assert.Equal(HttpStatusCode.OK, served.StatusCode);
-            Assert.Equal("image/svg+xml", served.Content.Headers.ContentType!.MediaType);
+            Assert.Equal("image/png", served.Content.Headers.ContentType!.MediaType);
             Assert.Equal(objects[name].Length, served.Content.Headers.ContentLength);
             Assert.Equal("nosniff", served.Headers.GetValues("X-Content-Type-Options").Single());
             Assert.Equal((true, TimeSpan.FromHours(1)), (served.Headers.CacheControl!.Private, served.Headers.CacheControl.MaxAge));
@@ -216,8 +216,16 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
         var approved = await client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 });
         Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
 
-        var uploaded = Assert.Single(await ObjectsAsync(mediaPrefix));
+        // The image and its social card, made from the bytes read from the preview bucket.
+        var objects = await ObjectsAsync(mediaPrefix);
+        Assert.Equal(2, objects.Count);
+        var uploaded = Assert.Single(objects, o => !o.Key.EndsWith("-social.jpg", StringComparison.Ordinal));
         Assert.StartsWith("streamed-copies-", uploaded.Key, StringComparison.Ordinal);
+        var card = Assert.Single(objects, o => o.Key.EndsWith("-social.jpg", StringComparison.Ordinal)).Value;
+        using (var decoded = NetVips.Image.NewFromBuffer(card))
+        {
+            Assert.Equal((1200, 630), (decoded.Width, decoded.Height));
+        }
         Assert.Equal(variations[0].GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(uploaded.Value)));
         var post = await app.CreateClient().GetFromJsonAsync<JsonElement>("/api/posts/streamed-copies");
         Assert.Equal($"{s3.PublicBaseUrl}/{mediaPrefix}/{uploaded.Key}", post.GetProperty("featured_image_url").GetString());
