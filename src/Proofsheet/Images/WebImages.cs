@@ -45,6 +45,50 @@ public static class WebImages
         return new EncodedImage(flat.JpegsaveBuffer(q: 85, optimizeCoding: true, keep: Enums.ForeignKeep.None), "image/jpeg", flat.Width, flat.Height);
     }
 
+    /// <summary>The widths a published image is offered at in <c>srcset</c>: phone, tablet or column, wide screen.</summary>
+    public static readonly int[] ResponsiveWidths = [480, 960, 1600];
+
+    /// <summary>
+    /// WebP copies of a published image at each of <see cref="ResponsiveWidths"/> narrower than it, and at
+    /// its own width when that is under the largest, so the set always reaches the image's full detail.
+    /// </summary>
+    public static IReadOnlyList<EncodedImage> ResponsiveWebp(byte[] source, int originalWidth)
+    {
+        var widths = ResponsiveWidths.Where(w => w < originalWidth).ToList();
+        if (originalWidth <= ResponsiveWidths[^1] && !widths.Contains(originalWidth))
+        {
+            widths.Add(originalWidth);
+        }
+        var images = new List<EncodedImage>(widths.Count);
+        try
+        {
+            foreach (var width in widths)
+            {
+                using var scaled = Image.ThumbnailBuffer(source, width, size: Enums.Size.Down);
+                images.Add(new EncodedImage(scaled.WebpsaveBuffer(q: 80, keep: Enums.ForeignKeep.None), "image/webp", scaled.Width, scaled.Height));
+            }
+        }
+        catch (VipsException ex)
+        {
+            throw new ImageGenerationException($"Could not read the image: {FirstLine(ex)}", ex);
+        }
+        return images;
+    }
+
+    /// <summary>The image scaled down (never up) to fit <paramref name="maxSide"/> on its longer side, as WebP.</summary>
+    public static EncodedImage FitWebp(byte[] source, int maxSide)
+    {
+        try
+        {
+            using var fitted = Image.ThumbnailBuffer(source, maxSide, height: maxSide, size: Enums.Size.Down);
+            return new EncodedImage(fitted.WebpsaveBuffer(q: 80, keep: Enums.ForeignKeep.None), "image/webp", fitted.Width, fitted.Height);
+        }
+        catch (VipsException ex)
+        {
+            throw new ImageGenerationException($"Could not read the image: {FirstLine(ex)}", ex);
+        }
+    }
+
     /// <summary>Scales the image to cover width×height and crops the rest away, keeping the focal point inside.</summary>
     internal static Image CoverCrop(byte[] source, int width, int height, FocalPoint? focus)
     {

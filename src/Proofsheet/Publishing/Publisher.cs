@@ -10,7 +10,7 @@ namespace Proofsheet.Publishing;
 
 /// <summary>
 /// The publish step of an approved task: upload the selected image and its derivatives (the
-/// social card) to the publishing store, then in one transaction point the post at the CDN URL and mark post, image and task published.
+/// social card, responsive WebP copies) to the publishing store, then in one transaction point the post at the CDN URL and mark post, image and task published.
 /// The upload key is deterministic, so a retry after a crash between upload and commit
 /// replaces the same asset instead of making a second one.
 /// </summary>
@@ -29,7 +29,7 @@ public sealed class Publisher(
     public async Task PublishAsync(string taskId, CancellationToken ct)
     {
         PublishedAsset asset;
-        PublishedAsset? card;
+        WebCopies? copies;
         string candidateId;
         {
             await using var db = await dbs.CreateDbContextAsync(ct);
@@ -60,12 +60,42 @@ public sealed class Publisher(
                 await db.Images.Where(i => i.Id == candidate.Id)
                     .ExecuteUpdateAsync(u => u.SetProperty(i => i.CdnUrl, asset.Url), CancellationToken.None);
             }
-            // The card's key is deterministic too, so making it again on a resumed publish replaces it.
-            // A resumed publish whose preview is gone goes without a card (the page falls back to the image).
-            card = original is null ? null : await UploadAsync(MakeSocialCard(original), key + "-social", null, ct);
+            // Their keys are deterministic too, so making them again on a resumed publish replaces them.
+            // A resumed publish whose preview is gone goes without (the page falls back to the image).
+            copies = original is null ? null : await UploadCopiesAsync(original, candidate, key, ct);
         }
 
-        await CommitAsync(taskId, candidateId, asset, card, ct);
+        await CommitAsync(taskId, candidateId, asset, copies, ct);
+    }
+
+    /// <summary>What the public page shows in place of the original: the social card and the responsive WebP set.</summary>
+    private sealed record WebCopies(string SocialImageUrl, string Srcset);
+
+    /// <summary>
+    /// The derivatives of a published image, uploaded to the same store as the image (so with a CDN the page
+    /// never points at the app for them): the 1200×630 social card and WebP copies at the responsive widths.
+    /// </summary>
+    private async Task<WebCopies> UploadCopiesAsync(byte[] original, ImageCandidate candidate, string key, CancellationToken ct)
+    {
+        var (card, responsive) = await Task.Run(() =>
+        {
+            try
+            {
+                return (WebImages.SocialCard(original), WebImages.ResponsiveWebp(original, candidate.Width));
+            }
+            catch (ImageGenerationException ex)
+            {
+                throw new PublishingException($"Could not make the web copies of the image: {ex.Message}", retryable: false, ex);
+            }
+        }, ct);
+        var social = await UploadAsync(card, key + "-social", null, ct);
+        var srcset = new List<string>(responsive.Count);
+        foreach (var copy in responsive)
+        {
+            var asset = await UploadAsync(copy, $"{key}-w{copy.Width}", null, ct);
+            srcset.Add($"{asset.Url} {copy.Width}w");
+        }
+        return new WebCopies(social.Url, string.Join(", ", srcset));
     }
 
     private async Task<byte[]?> ReadPreviewAsync(ImageCandidate candidate, bool required, CancellationToken ct)
@@ -99,18 +129,6 @@ public sealed class Publisher(
         }
     }
 
-    private static EncodedImage MakeSocialCard(byte[] original)
-    {
-        try
-        {
-            return WebImages.SocialCard(original);
-        }
-        catch (ImageGenerationException ex)
-        {
-            throw new PublishingException($"Could not make the social card: {ex.Message}", retryable: false, ex);
-        }
-    }
-
     /// <summary>One image to the publishing store. Every node can do this: the bytes come from the preview store.</summary>
     private async Task<PublishedAsset> UploadAsync(EncodedImage image, string key, string? sha256, CancellationToken ct)
     {
@@ -131,7 +149,7 @@ public sealed class Publisher(
         return asset;
     }
 
-    private async Task CommitAsync(string taskId, string candidateId, PublishedAsset asset, PublishedAsset? card, CancellationToken ct)
+    private async Task CommitAsync(string taskId, string candidateId, PublishedAsset asset, WebCopies? copies, CancellationToken ct)
     {
         // Not cancellable: once the upload is done, recording it is cheap and must not be abandoned.
         while (true)
@@ -151,7 +169,10 @@ public sealed class Publisher(
             post.Content = task.Content;
             post.MetaDescription = task.MetaDescription;
             post.FeaturedImageUrl = asset.Url;
-            post.SocialImageUrl = card?.Url;
+            post.SocialImageUrl = copies?.SocialImageUrl;
+            post.FeaturedImageSrcset = copies?.Srcset;
+            post.FeaturedImageWidth = candidate.Width > 0 ? candidate.Width : null;
+            post.FeaturedImageHeight = candidate.Height > 0 ? candidate.Height : null;
             post.FeaturedImageAlt = task.ImageAlt;
             post.FeaturedImageCredit = candidate.AttributionName;
             post.FeaturedImageCreditUrl = candidate.AttributionUrl;

@@ -201,8 +201,8 @@ public sealed class FaultTests
 
         var published = await app.WaitForStatusAsync(id, "published");
         Assert.Equal(JsonValueKind.Null, published.GetProperty("error").ValueKind);
-        // The image and its social card, each once.
-        Assert.Equal(2, cloudinary.Assets.Count);
+        // The image, its social card and its three WebP copies, each once.
+        Assert.Equal(5, cloudinary.Assets.Count);
         Assert.Single(cloudinary.Assets.Keys, k => k.EndsWith("-social", StringComparison.Ordinal));
         Assert.True(cloudinary.Requests >= 7);
         using var anonymous = app.CreateClient();
@@ -234,7 +234,7 @@ public sealed class FaultTests
         Assert.Contains("Publishing failed", current.GetProperty("error").GetString()!, StringComparison.Ordinal);
         cloudinary.Delay = TimeSpan.Zero;
         await app.WaitForStatusAsync(id, "published");
-        Assert.Equal(2, cloudinary.Assets.Count); // the image and its social card, each once
+        Assert.Equal(5, cloudinary.Assets.Count); // the image, its social card and three WebP copies, each once
         app.DeleteFolder();
     }
 

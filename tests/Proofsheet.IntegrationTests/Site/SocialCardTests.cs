@@ -42,6 +42,44 @@ public sealed partial class SocialCardTests
         app.DeleteFolder();
     }
 
+    [Fact]
+    public async Task A_published_post_offers_webp_copies_whose_files_decode_to_the_stated_widths()
+    {
+        await using var app = await TestApp.StartAsync(new SqliteDatabase(), new Dictionary<string, string?> { ["Images:Width"] = "1344", ["Images:Height"] = "768" });
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Wide Loaves", 1)).GetProperty("id").GetString()!;
+        await app.WaitForStatusAsync(id, "awaiting_approval");
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 })).StatusCode);
+
+        using var anonymous = app.CreateClient();
+        var html = await anonymous.GetStringAsync("/posts/wide-loaves");
+        var img = FeaturedImage().Match(html);
+        Assert.True(img.Success, "the post has a featured <img> with width and height");
+        Assert.Equal(("1344", "768"), (img.Groups["w"].Value, img.Groups["h"].Value));
+        var source = WebpSource().Match(html);
+        Assert.True(source.Success, "the post offers a WebP <source>");
+        var candidates = WebUtility.HtmlDecode(source.Groups["srcset"].Value).Split(", ").Select(c => c.Split(' ')).ToList();
+        // 480, 960, and the image's own 1344 (under 1600, so that is the largest).
+        Assert.Equal(["480w", "960w", "1344w"], candidates.Select(c => c[1]));
+        foreach (var candidate in candidates)
+        {
+            var file = await anonymous.GetAsync(new Uri(candidate[0]).PathAndQuery);
+            Assert.Equal(HttpStatusCode.OK, file.StatusCode);
+            Assert.Equal("image/webp", file.Content.Headers.ContentType!.MediaType);
+            using var decoded = NetVips.Image.NewFromBuffer(await file.Content.ReadAsByteArrayAsync());
+            Assert.Equal("webpload_buffer", decoded.Get("vips-loader"));
+            Assert.Equal(candidate[1], $"{decoded.Width}w");
+            Assert.InRange(decoded.Height, decoded.Width * 768 / 1344 - 1, decoded.Width * 768 / 1344 + 1);
+        }
+        app.DeleteFolder();
+    }
+
+    [GeneratedRegex("<img id=\"featured-image\" [^>]*width=\"(?<w>\\d+)\" height=\"(?<h>\\d+)\"[^>]*>")]
+    private static partial Regex FeaturedImage();
+
+    [GeneratedRegex("<source type=\"image/webp\" srcset=\"(?<srcset>[^\"]+)\"")]
+    private static partial Regex WebpSource();
+
     private static string Meta(string html, string name)
     {
         var match = MetaTag().Matches(html).SingleOrDefault(m => m.Groups["name"].Value == name);

@@ -32,7 +32,7 @@ public sealed class UpgradeTests
     [
         ("20261201000100_Cluster", ClusterAsync),
         ("20261201000300_CandidateModel", CandidateModelAsync),
-        ("20261201000600_SocialCard", SocialCardAsync),
+        ("20261201000600_WebImages", WebImagesAsync),
     ];
 
     /// <summary>Leases, node heartbeats, shared counters, the key ring, the node on task events.</summary>
@@ -59,14 +59,15 @@ public sealed class UpgradeTests
         Assert.All(await db.Images.Where(i => old.Contains(i.Id)).Select(i => i.Model).ToListAsync(), Assert.Null);
     }
 
-    /// <summary>The post the old release published has no social card and its page shares the featured
-    /// image; the posts the new release published (approved or resumed above) have one, served.</summary>
-    private static async Task SocialCardAsync(Upgraded u)
+    /// <summary>The post the old release published has no social card or responsive copies and its page shares
+    /// the featured image; the posts the new release published (approved or resumed above) have one, served.</summary>
+    private static async Task WebImagesAsync(Upgraded u)
     {
         await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
         var slug = u.Manifest.GetProperty("published_slug").GetString()!;
         var old = await db.Posts.SingleAsync(p => p.Slug == slug);
         Assert.Null(old.SocialImageUrl);
+        Assert.Null(old.FeaturedImageSrcset);
         using var api = u.Api();
         var page = WebUtility.HtmlDecode(await api.GetStringAsync($"/posts/{slug}"));
         Assert.Contains($"<meta property=\"og:image\" content=\"{old.FeaturedImageUrl}\"", page, StringComparison.Ordinal);

@@ -154,9 +154,9 @@ public abstract class WorkflowTests(TestDatabase database)
         var history = await client.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
         Assert.Single(history.EnumerateArray(), e => e.GetProperty("kind").GetString() == "approved");
         Assert.Single(history.EnumerateArray(), e => e.GetProperty("to_status").GetString() == "published");
-        // One image and its social card, each uploaded once.
+        // One image, its social card and its three WebP copies, each uploaded once.
         var media = Directory.GetFiles(app.MediaDirectory, "*", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();
-        Assert.Equal(2, media.Count);
+        Assert.Equal(5, media.Count);
         Assert.Single(media, m => m!.EndsWith(".png", StringComparison.Ordinal));
         Assert.Single(media, m => m!.EndsWith("-social.jpg", StringComparison.Ordinal));
         app.DeleteFolder();
