@@ -53,6 +53,14 @@ public sealed class ImageWeightTests(ITestOutputHelper output) : IAsyncLifetime
         await fresh.RouteAsync("**/*", route => route.ContinueAsync());
         var responses = new List<IResponse>();
         fresh.Response += (_, r) => responses.Add(r);
+        var errors = new List<string>();
+        fresh.Console += (_, m) =>
+        {
+            if (m.Type == "error")
+            {
+                errors.Add(m.Text);
+            }
+        };
         await fresh.GotoAsync($"/hub/tasks/{task.Id}");
         var images = fresh.Locator("#candidates img");
         await Expect(images).ToHaveCountAsync(8);
@@ -80,6 +88,8 @@ public sealed class ImageWeightTests(ITestOutputHelper output) : IAsyncLifetime
         await Expect(fresh.Locator("#zoom-dialog")).ToBeVisibleAsync();
         var large = await fresh.EvaluateAsync<string>("() => document.querySelector('#zoom-dialog img').getAttribute('src')");
         Assert.EndsWith("/large", large, StringComparison.Ordinal);
+        await fresh.WaitForFunctionAsync("() => document.querySelector('#zoom-dialog img').complete && document.querySelector('#zoom-dialog img').naturalWidth > 0");
+        Assert.True(errors.Count == 0, string.Join("\n", errors));
     }
 
     public async Task DisposeAsync()
