@@ -44,4 +44,8 @@ public sealed class ImageCandidate : Tasks.IHasId
     public CandidateStatus Status { get; set; }
     public string? CdnUrl { get; set; }
     public bool FileDeleted { get; set; }
+    /// <summary>The point every crop must keep (social card), as fractions of width and height; null: the attention crop.</summary>
+    public double? FocusX { get; set; }
+    public double? FocusY { get; set; }
+    public FocalPoint? Focus => FocusX is { } x && FocusY is { } y ? new FocalPoint(x, y) : null;
 }

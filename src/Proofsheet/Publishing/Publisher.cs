@@ -81,7 +81,7 @@ public sealed class Publisher(
         {
             try
             {
-                return (WebImages.SocialCard(original), WebImages.ResponsiveWebp(original, candidate.Width));
+                return (WebImages.SocialCard(original, candidate.Focus), WebImages.ResponsiveWebp(original, candidate.Width));
             }
             catch (ImageGenerationException ex)
             {
