@@ -73,7 +73,9 @@ public sealed class ReviewWalkthroughTests(Browser browser) : IClassFixture<Brow
         var publishedBytes = await (await page.APIRequest.GetAsync(src!)).BodyAsync();
         Assert.Equal(SHA256.HashData(selectedBytes), SHA256.HashData(publishedBytes));
         Assert.Equal("Blueberry Muffins, Proofed", await page.Locator("meta[property='og:title']").GetAttributeAsync("content"));
-        Assert.Equal(src, await page.Locator("meta[property='og:image']").GetAttributeAsync("content"));
+        // Link previews get the 1200×630 card made from the chosen image, not the image itself.
+        Assert.EndsWith("-social.jpg", await page.Locator("meta[property='og:image']").GetAttributeAsync("content"), StringComparison.Ordinal);
+        Assert.Equal("1200", await page.Locator("meta[property='og:image:width']").GetAttributeAsync("content"));
         Assert.Equal("summary_large_image", await page.Locator("meta[name='twitter:card']").GetAttributeAsync("content"));
         await Browser.ScreenshotAsync(page, "05-public-post");
 

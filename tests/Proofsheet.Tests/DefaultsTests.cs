@@ -47,14 +47,28 @@ public sealed class TitleCardTests
         var request = new ImageRequest { Prompt = "p", Title = "Making Muffins", Count = 4, Width = 800, Height = 600 };
         var images = await new TitleCardGenerator().GenerateAsync(request, null, CancellationToken.None);
         Assert.Equal(4, images.Count);
-        Assert.Equal(4, images.Select(i => Encoding.UTF8.GetString(i.Data)).Distinct().Count());
+        Assert.Equal(4, images.Select(i => Convert.ToHexString(i.Data)).Distinct().Count());
         Assert.All(images, i =>
         {
             Assert.Equal((800, 600), (i.Width, i.Height));
-            var svg = XDocument.Parse(Encoding.UTF8.GetString(i.Data)).Root!;
-            Assert.Equal("800", svg.Attribute("width")!.Value);
-            Assert.Equal("image/svg+xml", i.ContentType);
+            // A PNG, so that link-preview crawlers show it, of the recorded size.
+            Assert.Equal("image/png", i.ContentType);
+            using var png = NetVips.Image.NewFromBuffer(i.Data);
+            Assert.Equal("pngload_buffer", png.Get("vips-loader"));
+            Assert.Equal((800, 600), (png.Width, png.Height));
         });
+    }
+
+    [Fact]
+    public async Task The_title_is_drawn_as_pixels_not_just_a_background()
+    {
+        var request = new ImageRequest { Prompt = "p", Title = "Making Muffins", Count = 1, Width = 800, Height = 600 };
+        var image = (await new TitleCardGenerator().GenerateAsync(request, null, CancellationToken.None))[0];
+        using var png = NetVips.Image.NewFromBuffer(image.Data);
+        // The card's text row (its middle) has far more contrast than a plain gradient would
+        // (green: the first design's background and ink share their red).
+        using var band = png.Crop(0, 250, 800, 100).ExtractBand(1);
+        Assert.True(band.Deviate() > 20, $"the title row looks empty (deviation {band.Deviate():0.0})");
     }
 
     [Theory]
@@ -64,9 +78,11 @@ public sealed class TitleCardTests
     [InlineData("bad \u0001 control \ud800 lone surrogate \uffff")]
     public async Task Titles_are_escaped_into_well_formed_svg(string title)
     {
-        var images = await new TitleCardGenerator().GenerateAsync(new ImageRequest { Prompt = "p", Title = title }, null, CancellationToken.None);
-        var text = Encoding.UTF8.GetString(images[0].Data);
+        var text = TitleCardGenerator.Svg(title, 1024, 1024, 1);
         var svg = XDocument.Parse(text);
+        // And it renders.
+        var images = await new TitleCardGenerator().GenerateAsync(new ImageRequest { Prompt = "p", Title = title }, null, CancellationToken.None);
+        Assert.Equal("image/png", images[0].ContentType);
         Assert.DoesNotContain("<script", text, StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(svg.Descendants(), e => e.Name.LocalName is "script" or "b" or "foreignObject");
     }

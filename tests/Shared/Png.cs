@@ -14,6 +14,27 @@ public static class Png
     public static byte[] ForIndex(int index, int size = 16) =>
         Encode(size, size, (byte)(40 * index % 256), (byte)(255 - 30 * index % 256), (byte)(90 + 50 * index % 166));
 
+    /// <summary>
+    /// Like a diffusion model's render (SDXL is 1024×1024): smooth colour fields with fine grain, which
+    /// PNG compresses about as badly as a real render (~1.5 MB at 1024²). <paramref name="index"/> varies the colours.
+    /// </summary>
+    public static byte[] Render(int size, int index)
+    {
+        var random = new Random(index);
+        var grain = new byte[size * 3];
+        return Encode(size, size, (y, x) =>
+        {
+            if (x == 0)
+            {
+                random.NextBytes(grain);
+            }
+            var channel = x % 3;
+            var px = x / 3;
+            var field = 128 + 90 * Math.Sin((px * (channel + 1) + y * (index + 2)) / (double)size * Math.PI + index);
+            return (byte)Math.Clamp(field + (grain[x] & 7) - 4, 0, 255);
+        }, CompressionLevel.Optimal);
+    }
+
     /// <summary>Noise stored without compression: the file is at least <paramref name="minBytes"/> long, as a real render of that size would be.</summary>
     public static byte[] Large(long minBytes)
     {

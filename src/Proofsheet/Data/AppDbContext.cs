@@ -134,6 +134,7 @@ internal sealed class ImageCandidateConfiguration : IEntityTypeConfiguration<Ima
         b.ToTable("image_candidates");
         b.HasKey(i => i.Id);
         b.Property(i => i.Status).HasConversion(s => s.ToWire(), s => Enum.Parse<CandidateStatus>(s, true));
+        b.Ignore(i => i.Focus);
         b.HasIndex(i => new { i.TaskId, i.Variation }).IsUnique();
         b.HasIndex(i => new { i.Status, i.GeneratedAt });
     }

@@ -15,6 +15,10 @@ public sealed record HubContext(string User, string Section, string CsrfField, s
 public static class HubUrls
 {
     public static string Image(string imageId) => $"/hub/images/{imageId}/file";
+    /// <summary>At most 400 px WebP: what grids and cards show.</summary>
+    public static string Thumb(string imageId) => $"/hub/images/{imageId}/thumb";
+    /// <summary>At most 1600 px WebP: the enlarged view.</summary>
+    public static string Large(string imageId) => $"/hub/images/{imageId}/large";
     public static string Task(string taskId) => $"/hub/tasks/{taskId}";
 
     public static string StatusLabel(string wire) => wire switch

@@ -116,16 +116,4 @@ public static partial class HubEndpoints
             PreviewBytes = files.Sum(f => f.Length),
         });
     }
-
-    /// <summary>A candidate's preview for the Hub's own pages, found by id in the database, never by a path from the request.</summary>
-    private static async Task<IResult> ImageFileAsync(string id, AppDbContext db, IPreviewStore previews, HttpContext http, CancellationToken ct)
-    {
-        var image = Ids.IsValid(id) ? await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, ct) : null;
-        if (image is null)
-        {
-            return TypedResults.NotFound();
-        }
-        return await MediaEndpoints.ServePreviewAsync(image, previews, http, ct)
-            ?? (image.CdnUrl is not null ? TypedResults.Redirect(image.CdnUrl) : TypedResults.NotFound());
-    }
 }

@@ -82,7 +82,7 @@ public static partial class HubEndpoints
         hub.MapGet("/posts", PostsAsync);
         hub.MapGet("/health", HealthAsync);
         hub.MapHubWebhooks();
-        hub.MapGet("/images/{id}/file", ImageFileAsync);
+        hub.MapHubImages();
         return app;
     }
 

@@ -47,6 +47,12 @@ public interface IPreviewStore
     /// <exception cref="PreviewStoreException">The store could not take it.</exception>
     Task<StoredPreview> SaveAsync(string source, string owner, int variation, Stream content, string contentType, CancellationToken ct);
 
+    /// <summary>Writes a derivative of a preview (a name from <see cref="PreviewNames.Derivative"/>), atomically.
+    /// Derivatives are made from the same bytes the same way, so a second write of a name (two nodes at once)
+    /// replaces it with identical content.</summary>
+    /// <exception cref="PreviewStoreException">The store could not take it.</exception>
+    Task SaveDerivativeAsync(string fileName, Stream content, string contentType, CancellationToken ct);
+
     /// <exception cref="PreviewStoreException">The store could not be asked.</exception>
     Task<bool> ExistsAsync(string fileName, CancellationToken ct);
 
@@ -55,7 +61,8 @@ public interface IPreviewStore
     Task<PreviewContent?> OpenAsync(string fileName, CancellationToken ct);
 
     /// <summary>Best effort: a preview that is already gone, or a store that does not answer, is logged and
-    /// left to the orphan sweep (which removes what the database no longer knows).</summary>
+    /// left to the orphan sweep (which removes what the database no longer knows). Deleting a preview
+    /// deletes its derivatives too.</summary>
     Task DeleteAsync(string fileName, CancellationToken ct);
 
     /// <summary>The store's own objects (names that <see cref="PreviewNames"/> could have made), with their age.</summary>
@@ -93,11 +100,39 @@ public static partial class PreviewNames
 
     public static bool IsTemporary(string name) => name.EndsWith(TempSuffix, StringComparison.Ordinal);
 
+    /// <summary>A derivative's name: the preview's name with its kind and <c>.webp</c> in place of its extension.</summary>
+    public static string Derivative(string fileName, PreviewDerivative kind) =>
+        $"{Path.GetFileNameWithoutExtension(fileName)}.{kind.ToString().ToLowerInvariant()}.webp";
+
+    public static IEnumerable<string> DerivativesOf(string fileName) =>
+        IsDerivative(fileName) ? [] : Enum.GetValues<PreviewDerivative>().Select(k => Derivative(fileName, k));
+
+    public static bool IsDerivative(string name) => DerivativeName().IsMatch(name);
+
+    /// <summary>The stem a preview and its derivatives share, which the sweep compares with the database's names.</summary>
+    public static string StemOf(string name)
+    {
+        var stem = Path.GetFileNameWithoutExtension(IsTemporary(name) ? name[..^TempSuffix.Length] : name);
+        return IsDerivative(name) ? Path.GetFileNameWithoutExtension(stem) : stem;
+    }
+
     private static string SafePart(string s) => SafeChars().Replace(s, "");
 
     [GeneratedRegex("[^A-Za-z0-9-]")]
     private static partial Regex SafeChars();
 
-    [GeneratedRegex(@"^\.?[A-Za-z0-9-]+_\d{8}_\d{6}_[A-Za-z0-9-]+_var\d+\.(png|jpg|webp|gif|svg)(\.[0-9a-f]{8}\.partial)?$")]
+    [GeneratedRegex(@"^\.?[A-Za-z0-9-]+_\d{8}_\d{6}_[A-Za-z0-9-]+_var\d+(\.(thumb|large))?\.(png|jpg|webp|gif|svg)(\.[0-9a-f]{8}\.partial)?$")]
     private static partial Regex OwnName();
+
+    [GeneratedRegex(@"_var\d+\.(thumb|large)\.webp$")]
+    private static partial Regex DerivativeName();
+}
+
+/// <summary>The sizes of a preview the Hub shows: a thumbnail for grids, a large view for comparing.</summary>
+public enum PreviewDerivative
+{
+    /// <summary>At most 400 px on its longer side.</summary>
+    Thumb,
+    /// <summary>At most 1600 px on its longer side.</summary>
+    Large,
 }

@@ -50,4 +50,8 @@ public sealed class ImageCandidate : Tasks.IHasId
     public int Stars { get; set; }
     /// <summary>When it was put in the trash (status discarded, file kept until <c>Storage:TrashRetentionDays</c>); null otherwise.</summary>
     public DateTime? TrashedAt { get; set; }
+    /// <summary>The point every crop must keep (social card), as fractions of width and height; null: the attention crop.</summary>
+    public double? FocusX { get; set; }
+    public double? FocusY { get; set; }
+    public FocalPoint? Focus => FocusX is { } x && FocusY is { } y ? new FocalPoint(x, y) : null;
 }

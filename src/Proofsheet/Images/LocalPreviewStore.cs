@@ -84,9 +84,38 @@ public sealed class LocalPreviewStore(AppPaths paths, TimeProvider time, ILogger
         }
     }
 
+    public async Task SaveDerivativeAsync(string fileName, Stream content, string contentType, CancellationToken ct)
+    {
+        var final = AppPaths.Inside(paths.PreviewDirectory, fileName);
+        var temp = AppPaths.Inside(paths.PreviewDirectory, "." + fileName + "." + Guid.NewGuid().ToString("N")[..8] + PreviewNames.TempSuffix);
+        try
+        {
+            Directory.CreateDirectory(paths.PreviewDirectory);
+            await using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 81920, FileOptions.Asynchronous))
+            {
+                await content.CopyToAsync(fs, ct);
+            }
+            File.Move(temp, final, overwrite: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(temp);
+            throw new PreviewStoreException($"Could not write {fileName} into the preview folder: {ex.Message}", ex);
+        }
+        catch
+        {
+            TryDelete(temp);
+            throw;
+        }
+    }
+
     public Task DeleteAsync(string fileName, CancellationToken ct)
     {
         TryDelete(PathOf(fileName));
+        foreach (var derivative in PreviewNames.DerivativesOf(fileName))
+        {
+            TryDelete(PathOf(derivative));
+        }
         return Task.CompletedTask;
     }
 

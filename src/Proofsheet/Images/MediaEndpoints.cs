@@ -16,6 +16,8 @@ public sealed record GenerateImageRequest(
 public sealed record GenerateVariationsRequest(string? TaskId, string? Prompt, int? NumVariations = null, int? NumInferenceSteps = null);
 
 public sealed record ApproveImageRequest(string? TaskId, int? Index = null, string? ImageId = null);
+/// <summary>The focal point of an image, as fractions of its width and height (both null: the automatic crop).</summary>
+public sealed record FocusRequest(double? X = null, double? Y = null);
 
 public sealed record GeneratedImageSummary(string Id, string Url, string Source, int Width, int Height, long? Seed, int Index, string? TaskId);
 
@@ -57,6 +59,9 @@ public static class MediaEndpoints
         api.MapDelete("/images/{id}", DiscardAsync).Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces(StatusCodes.Status204NoContent)
             .WithName("discardImage").WithSummary("Move a candidate image to the trash (restorable for Storage:TrashRetentionDays)");
+        api.MapPut("/images/{id}/focus", FocusAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<FocusRequest>()
+            .WithName("setImageFocus").WithSummary("Set the point every crop of this image keeps (social card, hero)");
         api.MapImageReview();
         return app;
     }
@@ -253,6 +258,29 @@ public static class MediaEndpoints
         response.Headers.XContentTypeOptions = "nosniff";
         response.Headers.ContentSecurityPolicy = "default-src 'none'; style-src 'unsafe-inline'; sandbox";
         response.Headers.CacheControl = "private, max-age=3600";
+    }
+
+    /// <summary>Sets (or with nulls clears) the point of the image every crop must keep: fractions 0–1 of width and height.</summary>
+    private static async Task<IResult> FocusAsync(string id, FocusRequest request, AppDbContext db, CancellationToken ct)
+    {
+        var both = request.X is null == request.Y is null;
+        if (!both || request.X is < 0 or > 1 || request.Y is < 0 or > 1)
+        {
+            return Problems.Invalid("x", "Give both x and y as fractions from 0 (left, top) to 1 (right, bottom), or neither to use the automatic crop.");
+        }
+        var image = Ids.IsValid(id) ? await db.Images.SingleOrDefaultAsync(i => i.Id == id, ct) : null;
+        if (image is null)
+        {
+            return Problems.NotFound("There is no such image.");
+        }
+        if (image.Status is CandidateStatus.Published or CandidateStatus.Discarded)
+        {
+            return Problems.Conflict("The image is already published or discarded; its crops are made.");
+        }
+        image.FocusX = request.X;
+        image.FocusY = request.Y;
+        await db.SaveChangesAsync(ct);
+        return TypedResults.Ok(new FocusRequest(image.FocusX, image.FocusY));
     }
 
     private static async Task<IResult> DiscardAsync(string id, TaskActions actions, ClaimsPrincipal user, CancellationToken ct)

@@ -89,6 +89,7 @@ public static class PreviewStorageExtensions
         services.AddSingleton<IPreviewStore>(sp => sp.GetRequiredService<IOptions<PreviewStorageOptions>>().Value.IsS3
             ? sp.GetRequiredService<S3PreviewStore>()
             : sp.GetRequiredService<LocalPreviewStore>());
+        services.AddSingleton<PreviewDerivatives>();
         services.AddExceptionHandler<PreviewStoreUnavailableHandler>();
         services.AddHealthChecks().AddCheck<PreviewStoreHealthCheck>("storage:previews", tags: [Health.HealthExtensions.ReadyTag]);
         return services;

@@ -95,12 +95,13 @@ public sealed class PreviewSweeper(
         }
 
         // 3. Files nobody recorded: an interrupted write, or a candidate whose insert never committed.
-        var known = (await db.Images.AsNoTracking().Where(i => !i.FileDeleted).Select(i => i.FileName).ToListAsync(ct)).ToHashSet();
+        // Stems: a preview's derivatives belong to it and go when it goes.
+        var known = (await db.Images.AsNoTracking().Where(i => !i.FileDeleted).Select(i => i.FileName).ToListAsync(ct)).Select(PreviewNames.StemOf).ToHashSet();
         // With several nodes on one bucket, a node may see another's write in progress: the grace covers it.
         var orphans = new List<string>();
         await foreach (var file in previews.ListAsync(ct))
         {
-            if (now - file.LastModifiedUtc < opts.OrphanGrace || (!file.IsTemporary && known.Contains(file.FileName)))
+            if (now - file.LastModifiedUtc < opts.OrphanGrace || (!file.IsTemporary && known.Contains(PreviewNames.StemOf(file.FileName))))
             {
                 continue;
             }

@@ -71,16 +71,22 @@ public sealed class S3PreviewStore(IOptions<PreviewStorageOptions> options, Time
         }
     }, ct);
 
+    public Task SaveDerivativeAsync(string fileName, Stream content, string contentType, CancellationToken ct) =>
+        Call($"store {fileName}", () => S3Clients.PutAsync(_client.Value, O.Bucket!, KeyOf(fileName), content, contentType, null, ct), ct);
+
     public async Task DeleteAsync(string fileName, CancellationToken ct)
     {
-        try
+        foreach (var name in PreviewNames.DerivativesOf(fileName).Prepend(fileName))
         {
-            // Deleting a missing key succeeds in S3, so a repeated delete is harmless.
-            await Call($"delete {fileName}", () => _client.Value.DeleteObjectAsync(O.Bucket, KeyOf(fileName), ct), ct);
-        }
-        catch (PreviewStoreException ex)
-        {
-            logger.LogWarning("{Message}; the sweep will try again", ex.Message);
+            try
+            {
+                // Deleting a missing key succeeds in S3, so a repeated delete (or a derivative never made) is harmless.
+                await Call($"delete {name}", () => _client.Value.DeleteObjectAsync(O.Bucket, KeyOf(name), ct), ct);
+            }
+            catch (PreviewStoreException ex)
+            {
+                logger.LogWarning("{Message}; the sweep will try again", ex.Message);
+            }
         }
     }
 

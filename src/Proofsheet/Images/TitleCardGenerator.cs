@@ -5,8 +5,9 @@ using System.Text;
 namespace Proofsheet.Images;
 
 /// <summary>
-/// The embedded default image backend: an SVG title card drawn from the post's title. Each
-/// variation gets its own palette and layout so that a reviewer has a real choice.
+/// The embedded default image backend: a title card drawn from the post's title as SVG and rendered
+/// to PNG (link-preview crawlers show no SVG, so an SVG card would make every shared post
+/// pictureless). Each variation gets its own palette and layout so that a reviewer has a real choice.
 /// </summary>
 public sealed class TitleCardGenerator : IImageGenerator
 {
@@ -36,7 +37,8 @@ public sealed class TitleCardGenerator : IImageGenerator
             // The design is the seed: a given seed draws the same card again ("same seed" in the Hub).
             var seed = request.Seed is > 0 and < int.MaxValue - 100 ? (int)request.Seed.Value + i : request.FirstVariation + i;
             var svg = Draw(title, request.Width, request.Height, Designs[(seed - 1 + Designs.Length) % Designs.Length], seed);
-            images.Add(new GeneratedImage(Encoding.UTF8.GetBytes(svg), "image/svg+xml", request.Width, request.Height)
+            var png = WebImages.RenderSvg(Encoding.UTF8.GetBytes(svg));
+            images.Add(new GeneratedImage(png.Data, png.ContentType, png.Width, png.Height)
             {
                 Seed = seed,
             });
@@ -44,6 +46,10 @@ public sealed class TitleCardGenerator : IImageGenerator
         }
         return Task.FromResult<IReadOnlyList<GeneratedImage>>(images);
     }
+
+    /// <summary>The card's SVG document, before rendering (tests read it to check escaping).</summary>
+    internal static string Svg(string title, int width, int height, int variation) =>
+        Draw(title, width, height, Designs[(variation - 1 + Designs.Length) % Designs.Length], variation);
 
     private static string Draw(string title, int width, int height, Design design, int variation)
     {

@@ -20,6 +20,14 @@ public sealed class Post
     public string? FeaturedImageAlt { get; set; }
     public string? FeaturedImageCredit { get; set; }
     public string? FeaturedImageCreditUrl { get; set; }
+    /// <summary>The 1200×630 JPEG made from the featured image for link previews (<c>og:image</c>); null for posts published before it existed.</summary>
+    public string? SocialImageUrl { get; set; }
+    /// <summary>The featured image's own size, for <c>width</c>/<c>height</c> on the page (no layout shift).</summary>
+    public int? FeaturedImageWidth { get; set; }
+    public int? FeaturedImageHeight { get; set; }
+    /// <summary>The WebP copies of the featured image at several widths, as a <c>srcset</c> value
+    /// (<c>url 480w, url 960w, …</c>); null for posts published before they were made.</summary>
+    public string? FeaturedImageSrcset { get; set; }
     public DateTime? PublishedAt { get; set; }
     /// <summary>The task that created the post; a retried task finds its post by this.</summary>
     public required string TaskId { get; set; }

@@ -1,18 +1,18 @@
 using System.Diagnostics;
-using Proofsheet.Telemetry;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Posts;
 using Proofsheet.Tasks;
+using Proofsheet.Telemetry;
 using Proofsheet.Webhooks;
 
 namespace Proofsheet.Publishing;
 
 /// <summary>
-/// The publish step of an approved task: upload the selected image to the publishing store,
-/// then in one transaction point the post at the CDN URL and mark post, image and task published.
+/// The publish step of an approved task: upload the selected image and its derivatives (the
+/// social card, responsive WebP copies) to the publishing store, then in one transaction point the post at the CDN URL and mark post, image and task published.
 /// The upload key is deterministic, so a retry after a crash between upload and commit
 /// replaces the same asset instead of making a second one.
 /// </summary>
@@ -31,6 +31,7 @@ public sealed class Publisher(
     public async Task PublishAsync(string taskId, CancellationToken ct)
     {
         PublishedAsset asset;
+        WebCopies? copies;
         string candidateId;
         {
             await using var db = await dbs.CreateDbContextAsync(ct);
@@ -44,7 +45,10 @@ public sealed class Publisher(
             var post = await db.Posts.AsNoTracking().SingleOrDefaultAsync(p => p.Id == task.PostId, ct)
                 ?? throw new PublishingException("The task has no draft post.", retryable: false);
             candidateId = candidate.Id;
+            var key = $"{post.Slug}-{candidate.Id[^12..]}";
 
+            // Read once: the original is uploaded from these bytes and the derivatives are made from them.
+            var original = await ReadPreviewAsync(candidate, required: candidate.CdnUrl is null, ct);
             if (candidate.CdnUrl is not null)
             {
                 asset = new PublishedAsset(candidate.CdnUrl);
@@ -52,49 +56,51 @@ public sealed class Publisher(
             else
             {
                 stream.Progress(taskId, new ProgressData(0, 1, $"uploading to {store.Store.Name}", "publishing"));
-                using (var upload = ProofsheetTelemetry.StartBackendCall("upload", store.Store.Name))
-                {
-                    var started = Stopwatch.GetTimestamp();
-                    var outcome = "ok";
-                    try
-                    {
-                        asset = await UploadAsync(candidate, post.Slug, ct);
-                    }
-                    catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
-                    {
-                        outcome = "failed";
-                        ProofsheetTelemetry.Failed(upload, store.Store.Name, ex);
-                        throw;
-                    }
-                    finally
-                    {
-                        var storeTag = new KeyValuePair<string, object?>("store", store.Store.Name);
-                        ProofsheetTelemetry.Uploads.Add(1, storeTag, new KeyValuePair<string, object?>("outcome", outcome));
-                        ProofsheetTelemetry.BackendDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
-                            new KeyValuePair<string, object?>("backend", store.Store.Name), new KeyValuePair<string, object?>("kind", "upload"));
-                    }
-                }
-                if (!Uri.TryCreate(asset.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-                {
-                    // A published post never points at a local file.
-                    throw new PublishingException("The publishing store returned a URL that is not http(s).", retryable: false);
-                }
+                asset = await UploadAsync(new EncodedImage(original!, candidate.ContentType, candidate.Width, candidate.Height), key, candidate.Sha256, ct);
                 // Record the confirmed upload at once: a crash before the publish commits then
                 // resumes from here instead of uploading again.
                 await db.Images.Where(i => i.Id == candidate.Id)
                     .ExecuteUpdateAsync(u => u.SetProperty(i => i.CdnUrl, asset.Url), CancellationToken.None);
             }
+            // Their keys are deterministic too, so making them again on a resumed publish replaces them.
+            // A resumed publish whose preview is gone goes without (the page falls back to the image).
+            copies = original is null ? null : await UploadCopiesAsync(original, candidate, key, ct);
         }
 
-        await CommitAsync(taskId, candidateId, asset, ct);
+        await CommitAsync(taskId, candidateId, asset, copies, ct);
     }
 
-    /// <summary>The publishing store in use (for metrics and spans).</summary>
-    public string StoreName => store.Store.Name;
+    /// <summary>What the public page shows in place of the original: the social card and the responsive WebP set.</summary>
+    private sealed record WebCopies(string SocialImageUrl, string Srcset);
 
-    /// <summary>A streamed copy from the preview store to the publishing store: the preview is never
-    /// needed on this node's disk, so any node can publish what another generated.</summary>
-    private async Task<PublishedAsset> UploadAsync(ImageCandidate candidate, string slug, CancellationToken ct)
+    /// <summary>
+    /// The derivatives of a published image, uploaded to the same store as the image (so with a CDN the page
+    /// never points at the app for them): the 1200×630 social card and WebP copies at the responsive widths.
+    /// </summary>
+    private async Task<WebCopies> UploadCopiesAsync(byte[] original, ImageCandidate candidate, string key, CancellationToken ct)
+    {
+        var (card, responsive) = await Task.Run(() =>
+        {
+            try
+            {
+                return (WebImages.SocialCard(original, candidate.Focus), WebImages.ResponsiveWebp(original, candidate.Width));
+            }
+            catch (ImageGenerationException ex)
+            {
+                throw new PublishingException($"Could not make the web copies of the image: {ex.Message}", retryable: false, ex);
+            }
+        }, ct);
+        var social = await UploadAsync(card, key + "-social", null, ct);
+        var srcset = new List<string>(responsive.Count);
+        foreach (var copy in responsive)
+        {
+            var asset = await UploadAsync(copy, $"{key}-w{copy.Width}", null, ct);
+            srcset.Add($"{asset.Url} {copy.Width}w");
+        }
+        return new WebCopies(social.Url, string.Join(", ", srcset));
+    }
+
+    private async Task<byte[]?> ReadPreviewAsync(ImageCandidate candidate, bool required, CancellationToken ct)
     {
         PreviewContent? preview;
         try
@@ -107,22 +113,70 @@ public sealed class Publisher(
         }
         if (preview is null)
         {
-            throw new PublishingException($"The preview file of the approved image ({candidate.FileName}) is missing.", retryable: false);
+            return required
+                ? throw new PublishingException($"The preview file of the approved image ({candidate.FileName}) is missing.", retryable: false)
+                : null;
         }
         await using (preview)
         {
-            return await store.Store.UploadAsync(
-                new PublishRequest(
-                    Key: $"{slug}-{candidate.Id[^12..]}",
-                    Content: preview.Stream,
-                    ContentType: candidate.ContentType,
-                    Length: candidate.ByteSize,
-                    Sha256: candidate.Sha256),
-                ct);
+            try
+            {
+                return await WebImages.ReadAllAsync(preview.Stream, ct);
+            }
+            // A broken read of a preview streamed from a bucket.
+            catch (Exception ex) when (ex is IOException or HttpRequestException)
+            {
+                throw new PublishingException($"Could not read the approved image from the preview store: {ex.Message}", retryable: true, ex);
+            }
         }
     }
 
-    private async Task CommitAsync(string taskId, string candidateId, PublishedAsset asset, CancellationToken ct)
+    /// <summary>The publishing store in use (for metrics and spans).</summary>
+    public string StoreName => store.Store.Name;
+
+    /// <summary>One image to the publishing store. Every node can do this: the bytes come from the preview store.</summary>
+    private async Task<PublishedAsset> UploadAsync(EncodedImage image, string key, string? sha256, CancellationToken ct)
+    {
+        using var content = new MemoryStream(image.Data, writable: false);
+        PublishedAsset asset;
+        using (var upload = ProofsheetTelemetry.StartBackendCall("upload", store.Store.Name))
+        {
+            var started = Stopwatch.GetTimestamp();
+            var outcome = "ok";
+            try
+            {
+                asset = await store.Store.UploadAsync(
+                    new PublishRequest(
+                        Key: key,
+                        Content: content,
+                        ContentType: image.ContentType,
+                        Length: image.Data.LongLength,
+                        Sha256: sha256 ?? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(image.Data))),
+                    ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !ct.IsCancellationRequested)
+            {
+                outcome = "failed";
+                ProofsheetTelemetry.Failed(upload, store.Store.Name, ex);
+                throw;
+            }
+            finally
+            {
+                var storeTag = new KeyValuePair<string, object?>("store", store.Store.Name);
+                ProofsheetTelemetry.Uploads.Add(1, storeTag, new KeyValuePair<string, object?>("outcome", outcome));
+                ProofsheetTelemetry.BackendDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds,
+                    new KeyValuePair<string, object?>("backend", store.Store.Name), new KeyValuePair<string, object?>("kind", "upload"));
+            }
+        }
+        if (!Uri.TryCreate(asset.Url, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
+        {
+            // A published post never points at a local file.
+            throw new PublishingException("The publishing store returned a URL that is not http(s).", retryable: false);
+        }
+        return asset;
+    }
+
+    private async Task CommitAsync(string taskId, string candidateId, PublishedAsset asset, WebCopies? copies, CancellationToken ct)
     {
         // Not cancellable: once the upload is done, recording it is cheap and must not be abandoned.
         while (true)
@@ -142,6 +196,10 @@ public sealed class Publisher(
             post.Content = task.Content;
             post.MetaDescription = task.MetaDescription;
             post.FeaturedImageUrl = asset.Url;
+            post.SocialImageUrl = copies?.SocialImageUrl;
+            post.FeaturedImageSrcset = copies?.Srcset;
+            post.FeaturedImageWidth = candidate.Width > 0 ? candidate.Width : null;
+            post.FeaturedImageHeight = candidate.Height > 0 ? candidate.Height : null;
             post.FeaturedImageAlt = task.ImageAlt;
             post.FeaturedImageCredit = candidate.AttributionName;
             post.FeaturedImageCreditUrl = candidate.AttributionUrl;

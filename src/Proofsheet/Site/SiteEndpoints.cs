@@ -22,6 +22,15 @@ public static class SiteEndpoints
         site.MapGet("/posts/{slug}", PostAsync);
         site.MapGet("/feed.xml", FeedAsync);
         site.MapGet("/sitemap.xml", SitemapAsync);
+        site.MapGet("/robots.txt", (PublicUrls urls) => TypedResults.Text(
+            $"User-agent: *\nDisallow: /hub\nDisallow: /api\n\nSitemap: {urls.Absolute("/sitemap.xml")}\n", "text/plain; charset=utf-8"));
+        // Made once per process from a file that ships with the app: the same on every node.
+        var favicon = new Lazy<byte[]>(() => Favicon.Ico(File.ReadAllBytes(Path.Combine(app.ServiceProvider.GetRequiredService<IWebHostEnvironment>().WebRootPath, "favicon.svg"))));
+        app.MapGet("/favicon.ico", (HttpContext http) =>
+        {
+            http.Response.Headers.CacheControl = "public, max-age=604800";
+            return TypedResults.Bytes(favicon.Value, "image/x-icon");
+        }).AllowAnonymous().ExcludeFromDescription();
         return app;
     }
 
@@ -64,6 +73,11 @@ public static class SiteEndpoints
     private static async Task<IResult> FeedAsync(AppDbContext db, PublicUrls urls, CancellationToken ct)
     {
         var posts = await Published(db).OrderByDescending(p => p.PublishedAt).Take(50).ToListAsync(ct);
+        // An enclosure states the file's real length: the published image's size as recorded when it was made.
+        var imageUrls = posts.Select(p => p.FeaturedImageUrl).OfType<string>().ToList();
+        var images = (await db.Images.AsNoTracking().Where(i => i.CdnUrl != null && imageUrls.Contains(i.CdnUrl))
+                .Select(i => new { i.CdnUrl, i.ByteSize, i.ContentType }).ToListAsync(ct))
+            .DistinctBy(i => i.CdnUrl).ToDictionary(i => i.CdnUrl!);
         var baseUrl = urls.BaseUrl;
         var sb = new StringBuilder();
         using (var xml = XmlWriter.Create(sb, new XmlWriterSettings { Indent = true, Encoding = Encoding.UTF8 }))
@@ -72,6 +86,7 @@ public static class SiteEndpoints
             xml.WriteStartElement("rss");
             xml.WriteAttributeString("version", "2.0");
             xml.WriteAttributeString("xmlns", "atom", null, "http://www.w3.org/2005/Atom");
+            xml.WriteAttributeString("xmlns", "content", null, ContentNs);
             xml.WriteStartElement("channel");
             xml.WriteElementString("title", "Proofsheet");
             xml.WriteElementString("link", baseUrl + "/");
@@ -97,12 +112,18 @@ public static class SiteEndpoints
                 xml.WriteEndElement();
                 xml.WriteElementString("pubDate", Rfc822(post.PublishedAt ?? post.UpdatedAt));
                 xml.WriteElementString("description", post.Excerpt ?? post.MetaDescription ?? "");
-                if (post.FeaturedImageUrl is not null && Uri.TryCreate(post.FeaturedImageUrl, UriKind.Absolute, out _))
+                // The whole post, as the page shows it, for readers that display items in full.
+                xml.WriteStartElement("content", "encoded", ContentNs);
+                xml.WriteCData(Markdown.ToHtml(post.Content).Value.Replace("]]>", "]]]]><![CDATA[>", StringComparison.Ordinal));
+                xml.WriteEndElement();
+                // A feed may only state a real length; an image of unknown size (an older post) gets no enclosure.
+                if (post.FeaturedImageUrl is not null && Uri.TryCreate(post.FeaturedImageUrl, UriKind.Absolute, out _)
+                    && images.TryGetValue(post.FeaturedImageUrl, out var image) && image.ByteSize > 0)
                 {
                     xml.WriteStartElement("enclosure");
                     xml.WriteAttributeString("url", post.FeaturedImageUrl);
-                    xml.WriteAttributeString("length", "0");
-                    xml.WriteAttributeString("type", GuessType(post.FeaturedImageUrl));
+                    xml.WriteAttributeString("length", image.ByteSize.ToString(CultureInfo.InvariantCulture));
+                    xml.WriteAttributeString("type", image.ContentType);
                     xml.WriteEndElement();
                 }
                 xml.WriteEndElement();
@@ -140,14 +161,7 @@ public static class SiteEndpoints
         return TypedResults.Text(sb.ToString().Replace("encoding=\"utf-16\"", "encoding=\"utf-8\"", StringComparison.Ordinal), "application/xml; charset=utf-8");
     }
 
-    private static string Rfc822(DateTime utc) => utc.ToString("ddd, dd MMM yyyy HH:mm:ss 'GMT'", CultureInfo.InvariantCulture);
+    private const string ContentNs = "http://purl.org/rss/1.0/modules/content/";
 
-    private static string GuessType(string url) => Path.GetExtension(new Uri(url).AbsolutePath).ToLowerInvariant() switch
-    {
-        ".jpg" or ".jpeg" => "image/jpeg",
-        ".webp" => "image/webp",
-        ".gif" => "image/gif",
-        ".svg" => "image/svg+xml",
-        _ => "image/png",
-    };
+    private static string Rfc822(DateTime utc) => utc.ToString("ddd, dd MMM yyyy HH:mm:ss 'GMT'", CultureInfo.InvariantCulture);
 }

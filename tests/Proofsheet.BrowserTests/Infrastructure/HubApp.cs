@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace Proofsheet.BrowserTests.Infrastructure;
 
@@ -18,10 +19,14 @@ public sealed class HubApp : WebApplicationFactory<Program>
     private readonly string _folder = Directory.CreateTempSubdirectory("proofsheet-browser-").FullName;
     private readonly IReadOnlyDictionary<string, string> _settings;
 
+    private readonly Proofsheet.Images.IImageGenerator? _generator;
+
     /// <param name="settings">Configuration on top of the defaults (e.g. a writer pointed at a stand-in).</param>
-    public HubApp(IReadOnlyDictionary<string, string>? settings = null)
+    /// <param name="generator">An image backend in place of the stepped title cards.</param>
+    public HubApp(IReadOnlyDictionary<string, string>? settings = null, Proofsheet.Images.IImageGenerator? generator = null)
     {
         _settings = settings ?? new Dictionary<string, string>();
+        _generator = generator;
         UseKestrel(0);
         StartServer();
         var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
@@ -51,7 +56,15 @@ public sealed class HubApp : WebApplicationFactory<Program>
             builder.UseSetting(key, value);
         }
         builder.UseEnvironment("Production");
-        builder.ConfigureTestServices(Images.Install);
+        builder.ConfigureTestServices(services =>
+        {
+            Images.Install(services);
+            if (_generator is not null)
+            {
+                services.RemoveAll<Proofsheet.Images.IImageGenerator>();
+                services.AddSingleton(_generator);
+            }
+        });
     }
 
     public override async ValueTask DisposeAsync()

@@ -65,7 +65,8 @@ public sealed partial class MultiNodeTests(S3rverFixture s3, ITestOutputHelper o
         {
             await WaitForStatusAsync(api, id, "published");
         }
-        Assert.Equal(30, (await env.PublishedObjectsAsync()).Count);
+        // Each image, its social card and one WebP copy (the stand-in's images are narrower than 480 px: one copy at their own width).
+        Assert.Equal(90, (await env.PublishedObjectsAsync()).Count);
 
         // A Hub session made through nginx (Secure cookie over https) works on every node.
         var cookies = new CookieContainer();
@@ -170,7 +171,7 @@ public sealed partial class MultiNodeTests(S3rverFixture s3, ITestOutputHelper o
             var history = await survivor.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
             Assert.Single(history.EnumerateArray(), e => e.GetProperty("to_status").GetString() == "published");
         }
-        Assert.Equal(12, (await env.PublishedObjectsAsync()).Count);
+        Assert.Equal(36, (await env.PublishedObjectsAsync()).Count); // each image, its social card and one WebP copy (see above)
     }
 
     /// <summary>The node that made a task's images, as its history records.</summary>

@@ -27,7 +27,7 @@ public sealed class ImageChainTests
         var result = Assert.Single(results);
         Assert.Equal("titlecard", result.Source);
         Assert.Equal(3, result.Images.Count);
-        Assert.All(result.Images, i => Assert.Equal("image/svg+xml", i.ContentType));
+        Assert.All(result.Images, i => Assert.Equal("image/png", i.ContentType));
     }
 
     [Fact]

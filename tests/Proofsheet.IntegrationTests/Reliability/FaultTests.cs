@@ -201,7 +201,9 @@ public sealed class FaultTests
 
         var published = await app.WaitForStatusAsync(id, "published");
         Assert.Equal(JsonValueKind.Null, published.GetProperty("error").ValueKind);
-        Assert.Single(cloudinary.Assets);
+        // The image, its social card and its three WebP copies, each once.
+        Assert.Equal(5, cloudinary.Assets.Count);
+        Assert.Single(cloudinary.Assets.Keys, k => k.EndsWith("-social", StringComparison.Ordinal));
         Assert.True(cloudinary.Requests >= 7);
         using var anonymous = app.CreateClient();
         var post = await anonymous.GetFromJsonAsync<JsonElement>($"/api/posts/{published.GetProperty("slug").GetString()}");
@@ -232,7 +234,7 @@ public sealed class FaultTests
         Assert.Contains("Publishing failed", current.GetProperty("error").GetString()!, StringComparison.Ordinal);
         cloudinary.Delay = TimeSpan.Zero;
         await app.WaitForStatusAsync(id, "published");
-        Assert.Single(cloudinary.Assets);
+        Assert.Equal(5, cloudinary.Assets.Count); // the image, its social card and three WebP copies, each once
         app.DeleteFolder();
     }
 

@@ -48,7 +48,7 @@ public sealed class PreviewStoreNodeTests(S3rverFixture s3) : IClassFixture<S3rv
         var post = await b.CreateClient().GetFromJsonAsync<JsonElement>("/api/posts/shared-buckets");
         var image = await b.CreateClient().GetByteArrayAsync(new Uri(post.GetProperty("featured_image_url").GetString()!).PathAndQuery);
         Assert.Equal(variations[1].GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(image)));
-        Assert.Single(Directory.GetFiles(b.MediaDirectory));
+        Assert.Equal(5, Directory.GetFiles(b.MediaDirectory).Length); // the image, its social card and three WebP copies
         a.DeleteFolder();
         b.DeleteFolder();
     }

@@ -107,13 +107,13 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
         foreach (var v in variations)
         {
             var name = v.GetProperty("filename").GetString()!;
-            Assert.Matches(@"^titlecard_\d{8}_\d{6}_" + id + @"_var\d\.svg$", name);
+            Assert.Matches(@"^titlecard_\d{8}_\d{6}_" + id + @"_var\d\.png$", name);
             Assert.Equal(JsonValueKind.Null, v.GetProperty("local_path").ValueKind);
             Assert.Equal(v.GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(objects[name])));
 
             using var served = await client.GetAsync(v.GetProperty("preview_url").GetString());
             Assert.Equal(HttpStatusCode.OK, served.StatusCode);
-            Assert.Equal("image/svg+xml", served.Content.Headers.ContentType!.MediaType);
+            Assert.Equal("image/png", served.Content.Headers.ContentType!.MediaType);
             Assert.Equal(objects[name].Length, served.Content.Headers.ContentLength);
             Assert.Equal("nosniff", served.Headers.GetValues("X-Content-Type-Options").Single());
             Assert.Equal((true, TimeSpan.FromHours(1)), (served.Headers.CacheControl!.Private, served.Headers.CacheControl.MaxAge));
@@ -200,6 +200,45 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
     }
 
     [Fact]
+    public async Task The_hub_thumbnail_and_large_view_are_made_once_kept_in_the_bucket_and_deleted_with_the_preview()
+    {
+        await using var app = await TestApp.StartAsync(database, Settings(new Dictionary<string, string?> { ["Images:Width"] = "2000", ["Images:Height"] = "1000" }));
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Small Views", 1)).GetProperty("id").GetString()!;
+        var variation = Variations(await app.WaitForStatusAsync(id, "awaiting_approval")).Single();
+        var name = variation.GetProperty("filename").GetString()!;
+        var stem = name[..name.LastIndexOf('.')];
+        using var hub = await HubAsync(app);
+
+        foreach (var (kind, width, height) in new[] { ("thumb", 400, 200), ("large", 1600, 800) })
+        {
+            using var shown = await hub.GetAsync($"/hub/images/{variation.GetProperty("image_id").GetString()}/{kind}");
+            Assert.Equal(HttpStatusCode.OK, shown.StatusCode);
+            Assert.Equal("image/webp", shown.Content.Headers.ContentType!.MediaType);
+            Assert.Equal((true, TimeSpan.FromDays(365)), (shown.Headers.CacheControl!.Private, shown.Headers.CacheControl.MaxAge));
+            var bytes = await shown.Content.ReadAsByteArrayAsync();
+            using (var decoded = NetVips.Image.NewFromBuffer(bytes))
+            {
+                Assert.Equal(("webpload_buffer", width, height), (decoded.Get("vips-loader"), decoded.Width, decoded.Height));
+            }
+            // Kept next to the preview, so every node serves the same file without making it again.
+            Assert.Equal(bytes, (await ObjectsAsync(_prefix))[$"{stem}.{kind}.webp"]);
+            using var again = new HttpRequestMessage(HttpMethod.Get, $"/hub/images/{variation.GetProperty("image_id").GetString()}/{kind}");
+            again.Headers.IfNoneMatch.Add(shown.Headers.ETag!);
+            Assert.Equal(HttpStatusCode.NotModified, (await hub.SendAsync(again)).StatusCode);
+        }
+        Assert.Equal(3, (await ObjectsAsync(_prefix)).Count);
+        Assert.Equal(HttpStatusCode.NotFound, (await hub.GetAsync("/hub/images/nosuchimage/thumb")).StatusCode);
+
+        // A sweep keeps them while their preview is kept; rejecting the task deletes all three.
+        await app.Services.GetRequiredService<PreviewSweeper>().SweepAsync(CancellationToken.None);
+        Assert.Equal(3, (await ObjectsAsync(_prefix)).Count);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync($"/api/tasks/{id}/reject", new { feedback = "no" })).StatusCode);
+        Assert.Empty(await ObjectsAsync(_prefix));
+        app.DeleteFolder();
+    }
+
+    [Fact]
     public async Task Approval_copies_the_preview_from_the_bucket_to_the_s3_publishing_store_and_can_keep_it()
     {
         var mediaPrefix = "media-" + Guid.NewGuid().ToString("N")[..8];
@@ -221,8 +260,17 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
         var approved = await client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1 });
         Assert.Equal(HttpStatusCode.OK, approved.StatusCode);
 
-        var uploaded = Assert.Single(await ObjectsAsync(mediaPrefix));
+        // The image, its social card and its WebP copies at 480, 960 and its own 1024 px, made from the bytes read from the preview bucket.
+        var objects = await ObjectsAsync(mediaPrefix);
+        Assert.Equal(5, objects.Count);
+        Assert.Equal(["-w1024.webp", "-w480.webp", "-w960.webp"], objects.Keys.Where(k => k.EndsWith(".webp", StringComparison.Ordinal)).Select(k => k[k.LastIndexOf('-')..]).Order());
+        var uploaded = Assert.Single(objects, o => o.Key.EndsWith(".png", StringComparison.Ordinal));
         Assert.StartsWith("streamed-copies-", uploaded.Key, StringComparison.Ordinal);
+        var card = Assert.Single(objects, o => o.Key.EndsWith("-social.jpg", StringComparison.Ordinal)).Value;
+        using (var decoded = NetVips.Image.NewFromBuffer(card))
+        {
+            Assert.Equal((1200, 630), (decoded.Width, decoded.Height));
+        }
         Assert.Equal(variations[0].GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(uploaded.Value)));
         var post = await app.CreateClient().GetFromJsonAsync<JsonElement>("/api/posts/streamed-copies");
         Assert.Equal($"{s3.PublicBaseUrl}/{mediaPrefix}/{uploaded.Key}", post.GetProperty("featured_image_url").GetString());

@@ -33,6 +33,7 @@ public sealed class UpgradeTests
         ("20261201000100_Cluster", ClusterAsync),
         ("20261201000200_ReviewDesk", ReviewDeskAsync),
         ("20261201000300_CandidateModel", CandidateModelAsync),
+        ("20261201000600_WebImages", WebImagesAsync),
     ];
 
     /// <summary>Leases, node heartbeats, shared counters, the key ring, the node on task events.</summary>
@@ -69,6 +70,24 @@ public sealed class UpgradeTests
         await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
         var old = u.Before["image_candidates"];
         Assert.All(await db.Images.Where(i => old.Contains(i.Id)).Select(i => i.Model).ToListAsync(), Assert.Null);
+    }
+
+    /// <summary>The post the old release published has no social card or responsive copies and its page shares
+    /// the featured image; the posts the new release published (approved or resumed above) have one, served.</summary>
+    private static async Task WebImagesAsync(Upgraded u)
+    {
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        var slug = u.Manifest.GetProperty("published_slug").GetString()!;
+        var old = await db.Posts.SingleAsync(p => p.Slug == slug);
+        Assert.Null(old.SocialImageUrl);
+        Assert.Null(old.FeaturedImageSrcset);
+        using var api = u.Api();
+        var page = WebUtility.HtmlDecode(await api.GetStringAsync($"/posts/{slug}"));
+        Assert.Contains($"<meta property=\"og:image\" content=\"{old.FeaturedImageUrl}\"", page, StringComparison.Ordinal);
+
+        var approved = await db.Posts.Where(p => p.TaskId == u.Task("awaiting_approval")).SingleAsync();
+        Assert.EndsWith("-social.jpg", approved.SocialImageUrl, StringComparison.Ordinal);
+        Assert.Equal("image/jpeg", (await api.GetAsync(new Uri(approved.SocialImageUrl!).AbsolutePath)).Content.Headers.ContentType!.MediaType);
     }
 
     private static readonly string FixtureRoot = Path.Combine(AppContext.BaseDirectory, "Upgrade", "Fixtures");

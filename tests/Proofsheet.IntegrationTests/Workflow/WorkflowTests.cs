@@ -32,11 +32,11 @@ public abstract class WorkflowTests(TestDatabase database)
         foreach (var v in variations)
         {
             var name = v.GetProperty("filename").GetString()!;
-            Assert.Matches(@"^titlecard_\d{8}_\d{6}_" + id + @"_var\d\.svg$", name);
+            Assert.Matches(@"^titlecard_\d{8}_\d{6}_" + id + @"_var\d\.png$", name);
             var bytes = await File.ReadAllBytesAsync(Path.Combine(app.PreviewDirectory, name));
             Assert.Equal(v.GetProperty("sha256").GetString(), Convert.ToHexStringLower(SHA256.HashData(bytes)));
             var served = await client.GetAsync(v.GetProperty("preview_url").GetString());
-            Assert.Equal("image/svg+xml", served.Content.Headers.ContentType!.MediaType);
+            Assert.Equal("image/png", served.Content.Headers.ContentType!.MediaType);
             Assert.Equal("nosniff", served.Headers.GetValues("X-Content-Type-Options").Single());
             Assert.Equal(bytes, await served.Content.ReadAsByteArrayAsync());
         }
@@ -154,7 +154,11 @@ public abstract class WorkflowTests(TestDatabase database)
         var history = await client.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
         Assert.Single(history.EnumerateArray(), e => e.GetProperty("kind").GetString() == "approved");
         Assert.Single(history.EnumerateArray(), e => e.GetProperty("to_status").GetString() == "published");
-        Assert.Single(Directory.GetFiles(app.MediaDirectory, "*", SearchOption.AllDirectories));
+        // One image, its social card and its three WebP copies, each uploaded once.
+        var media = Directory.GetFiles(app.MediaDirectory, "*", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();
+        Assert.Equal(5, media.Count);
+        Assert.Single(media, m => m!.EndsWith(".png", StringComparison.Ordinal));
+        Assert.Single(media, m => m!.EndsWith("-social.jpg", StringComparison.Ordinal));
         app.DeleteFolder();
     }
 

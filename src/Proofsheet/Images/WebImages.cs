@@ -1,0 +1,133 @@
+using NetVips;
+
+namespace Proofsheet.Images;
+
+/// <summary>A derivative image: encoded bytes and what they decode to.</summary>
+public sealed record EncodedImage(byte[] Data, string ContentType, int Width, int Height);
+
+/// <summary>
+/// Image processing for the web, on libvips (NetVips). libvips was chosen over ImageSharp and
+/// SkiaSharp because it is the fastest of the three and the leanest in memory (it streams an image
+/// through a pipeline instead of decoding it whole), and because it renders SVG (librsvg), which
+/// turns the embedded title cards into PNGs that link-preview crawlers display.
+/// </summary>
+public static class WebImages
+{
+    /// <summary>The size Facebook, LinkedIn, X and Slack show a large link preview at.</summary>
+    public const int SocialWidth = 1200;
+    public const int SocialHeight = 630;
+
+    /// <summary>Renders an SVG document to a PNG of its own size.</summary>
+    public static EncodedImage RenderSvg(byte[] svg)
+    {
+        try
+        {
+            // unlimited: false keeps librsvg's guards against hostile documents.
+            using var image = Image.SvgloadBuffer(svg, access: Enums.Access.Sequential);
+            return new EncodedImage(image.PngsaveBuffer(compression: 6), "image/png", image.Width, image.Height);
+        }
+        catch (VipsException ex)
+        {
+            throw new ImageGenerationException($"Could not render the title card: {FirstLine(ex)}", ex);
+        }
+    }
+
+    /// <summary>
+    /// The 1200×630 card for <c>og:image</c> and the Twitter card: the image scaled to cover the card,
+    /// then cropped around <paramref name="focus"/> (fractions of width and height), or around what
+    /// libvips' attention strategy finds most salient when there is none. JPEG: every crawler reads it,
+    /// and it is a fraction of a PNG's size for photographs.
+    /// </summary>
+    public static EncodedImage SocialCard(byte[] source, FocalPoint? focus = null)
+    {
+        using var card = CoverCrop(source, SocialWidth, SocialHeight, focus);
+        using var flat = Flatten(card);
+        return new EncodedImage(flat.JpegsaveBuffer(q: 85, optimizeCoding: true, keep: Enums.ForeignKeep.None), "image/jpeg", flat.Width, flat.Height);
+    }
+
+    /// <summary>The widths a published image is offered at in <c>srcset</c>: phone, tablet or column, wide screen.</summary>
+    public static readonly int[] ResponsiveWidths = [480, 960, 1600];
+
+    /// <summary>
+    /// WebP copies of a published image at each of <see cref="ResponsiveWidths"/> narrower than it, and at
+    /// its own width when that is under the largest, so the set always reaches the image's full detail.
+    /// </summary>
+    public static IReadOnlyList<EncodedImage> ResponsiveWebp(byte[] source, int originalWidth)
+    {
+        var widths = ResponsiveWidths.Where(w => w < originalWidth).ToList();
+        if (originalWidth <= ResponsiveWidths[^1] && !widths.Contains(originalWidth))
+        {
+            widths.Add(originalWidth);
+        }
+        var images = new List<EncodedImage>(widths.Count);
+        try
+        {
+            foreach (var width in widths)
+            {
+                using var scaled = Image.ThumbnailBuffer(source, width, size: Enums.Size.Down);
+                images.Add(new EncodedImage(scaled.WebpsaveBuffer(q: 80, keep: Enums.ForeignKeep.None), "image/webp", scaled.Width, scaled.Height));
+            }
+        }
+        catch (VipsException ex)
+        {
+            throw new ImageGenerationException($"Could not read the image: {FirstLine(ex)}", ex);
+        }
+        return images;
+    }
+
+    /// <summary>The image scaled down (never up) to fit <paramref name="maxSide"/> on its longer side, as WebP.</summary>
+    public static EncodedImage FitWebp(byte[] source, int maxSide)
+    {
+        try
+        {
+            using var fitted = Image.ThumbnailBuffer(source, maxSide, height: maxSide, size: Enums.Size.Down);
+            return new EncodedImage(fitted.WebpsaveBuffer(q: 80, keep: Enums.ForeignKeep.None), "image/webp", fitted.Width, fitted.Height);
+        }
+        catch (VipsException ex)
+        {
+            throw new ImageGenerationException($"Could not read the image: {FirstLine(ex)}", ex);
+        }
+    }
+
+    /// <summary>Scales the image to cover width×height and crops the rest away, keeping the focal point inside.</summary>
+    internal static Image CoverCrop(byte[] source, int width, int height, FocalPoint? focus)
+    {
+        try
+        {
+            if (focus is null)
+            {
+                return Image.ThumbnailBuffer(source, width, height: height, crop: Enums.Interesting.Attention);
+            }
+            using var original = Image.NewFromBuffer(source);
+            var scale = Math.Max((double)width / original.Width, (double)height / original.Height);
+            using var scaled = original.Resize(scale, kernel: Enums.Kernel.Lanczos3);
+            // Centre the crop on the focal point, pushed back inside the image at the edges.
+            var left = Math.Clamp((int)Math.Round(focus.X * scaled.Width - width / 2.0), 0, Math.Max(0, scaled.Width - width));
+            var top = Math.Clamp((int)Math.Round(focus.Y * scaled.Height - height / 2.0), 0, Math.Max(0, scaled.Height - height));
+            return scaled.Crop(left, top, Math.Min(width, scaled.Width), Math.Min(height, scaled.Height));
+        }
+        catch (VipsException ex)
+        {
+            throw new ImageGenerationException($"Could not read the image: {FirstLine(ex)}", ex);
+        }
+    }
+
+    /// <summary>Reads the whole of a stream into memory (libvips needs the bytes to crop at random).</summary>
+    public static async Task<byte[]> ReadAllAsync(Stream stream, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, ct);
+        return buffer.ToArray();
+    }
+
+    /// <summary>JPEG and the crawlers know no transparency: put it on white.</summary>
+    private static Image Flatten(Image image) => image.HasAlpha() ? image.Flatten(background: [255, 255, 255]) : image.Copy();
+
+    private static string FirstLine(VipsException ex) => ex.Message.Split('\n', 2)[0];
+}
+
+/// <summary>The point of an image that every crop must keep, as fractions (0–1) of its width and height.</summary>
+public sealed record FocalPoint(double X, double Y)
+{
+    public static readonly FocalPoint Centre = new(0.5, 0.5);
+}
