@@ -202,7 +202,7 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
     [Fact]
     public async Task The_hub_thumbnail_and_large_view_are_made_once_kept_in_the_bucket_and_deleted_with_the_preview()
     {
-        await using var app = await TestApp.StartAsync(database, Settings(new Dictionary<string, string?> { ["Images:Width"] = "2000", ["Images:Height"] = "1000" }));
+        await using var app = await TestApp.StartAsync(database, Settings(new Dictionary<string, string?> { ["Images:Width"] = "2000", ["Images:Height"] = "1000", ["Storage:TrashRetentionDays"] = "0" }));
         using var client = app.Api();
         var id = (await app.CreateTaskAsync("Write about Small Views", 1)).GetProperty("id").GetString()!;
         var variation = Variations(await app.WaitForStatusAsync(id, "awaiting_approval")).Single();
@@ -230,10 +230,13 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
         Assert.Equal(3, (await ObjectsAsync(_prefix)).Count);
         Assert.Equal(HttpStatusCode.NotFound, (await hub.GetAsync("/hub/images/nosuchimage/thumb")).StatusCode);
 
-        // A sweep keeps them while their preview is kept; rejecting the task deletes all three.
+        // A sweep keeps them while their preview is kept; rejecting the task puts the image in the
+        // trash with them, and once the trash's time is up (0 days here) the sweep deletes all three.
         await app.Services.GetRequiredService<PreviewSweeper>().SweepAsync(CancellationToken.None);
         Assert.Equal(3, (await ObjectsAsync(_prefix)).Count);
         Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync($"/api/tasks/{id}/reject", new { feedback = "no" })).StatusCode);
+        Assert.Equal(3, (await ObjectsAsync(_prefix)).Count);
+        await app.Services.GetRequiredService<PreviewSweeper>().SweepAsync(CancellationToken.None);
         Assert.Empty(await ObjectsAsync(_prefix));
         app.DeleteFolder();
     }

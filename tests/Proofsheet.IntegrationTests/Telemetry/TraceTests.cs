@@ -66,7 +66,8 @@ public sealed class TraceTests
         var gpu = Assert.Single(images, a => a.OperationName == "image automatic1111");
         Assert.Equal(ActivityStatusCode.Error, gpu.Status);
         Assert.Contains(images, a => a.OperationName == "image titlecard" && a.Status != ActivityStatusCode.Error);
-        Assert.Single(In("publishing"), a => a.OperationName == "upload local");
+        // The image and its web copies (social card, WebP sizes), each an upload span of the step.
+        Assert.Contains(In("publishing"), a => a.OperationName == "upload local" && a.ParentSpanId == steps["publishing"].SpanId);
         // The database commands of a step are in its trace (Npgsql instrumentation).
         Assert.Contains(In("publishing"), a => a.Source.Name == "Npgsql");
         app.DeleteFolder();
