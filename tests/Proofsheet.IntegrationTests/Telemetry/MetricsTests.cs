@@ -62,10 +62,7 @@ public sealed class MetricsTests
         Assert.True(approve.IsSuccessStatusCode, await approve.Content.ReadAsStringAsync());
         await WaitForAsync(api, id, "published");
 
-        var after = await ScrapeAsync(scraper);
-        Assert.Equal(1, after.Sum("proofsheet_tasks", "status=\"published\""));
-        Assert.Equal(0, after.Sum("proofsheet_tasks", "status=\"awaiting_approval\""));
-        foreach (var (name, filter) in new[]
+        var expected = new[]
                  {
                      ("proofsheet_queue_wait_seconds_count", "step=\"writing\""),
                      ("proofsheet_step_duration_seconds_count", "step=\"writing\""),
@@ -78,7 +75,19 @@ public sealed class MetricsTests
                      ("proofsheet_approval_latency_seconds_count", ""),
                      ("proofsheet_uploads_total", "outcome=\"ok\""),
                      ("proofsheet_webhooks_backlog", "state=\"pending\""),
-                 })
+                 };
+        // The publishing step's own duration is recorded when the step returns, just after the
+        // commit that makes the task read as published: scrape until every metric has moved.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        var after = await ScrapeAsync(scraper);
+        while (expected.Any(e => after.Sum(e.Item1, e.Item2) <= before.Sum(e.Item1, e.Item2)) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(100);
+            after = await ScrapeAsync(scraper);
+        }
+        Assert.Equal(1, after.Sum("proofsheet_tasks", "status=\"published\""));
+        Assert.Equal(0, after.Sum("proofsheet_tasks", "status=\"awaiting_approval\""));
+        foreach (var (name, filter) in expected)
         {
             Assert.True(after.Sum(name, filter) > before.Sum(name, filter), $"{name}{{{filter}}} did not move:\n{after.Text}");
         }
