@@ -1,5 +1,3 @@
-using System.Text.Json;
-
 namespace Proofsheet.Cluster;
 
 /// <summary>
@@ -7,7 +5,9 @@ namespace Proofsheet.Cluster;
 /// image), a cancel for whichever node runs the task, or "published posts changed" for the output
 /// caches. Small on purpose: ids and short payloads, never bodies (a NOTIFY carries 8,000 bytes).
 /// </summary>
-public sealed record ClusterMessage(string Kind, string? TaskId = null, string? Type = null, JsonElement? Data = null)
+/// <remarks><see cref="Data"/> is the live message's own object: it is turned into JSON only by a bus
+/// that sends it (off the pipeline's path), never on a single node.</remarks>
+public sealed record ClusterMessage(string Kind, string? TaskId = null, string? Type = null, object? Data = null)
 {
     public const string TaskMessage = "task";
     public const string Cancel = "cancel";

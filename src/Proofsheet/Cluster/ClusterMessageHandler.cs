@@ -12,7 +12,7 @@ public sealed class ClusterMessageHandler(IServiceProvider services)
     private TaskEventStream Stream => services.GetRequiredService<TaskEventStream>();
     private TaskQueue Queue => services.GetRequiredService<TaskQueue>();
 
-    public void Handle(ClusterMessage message)
+    internal void Handle(PostgresBus.Received message)
     {
         switch (message.Kind)
         {
@@ -29,7 +29,7 @@ public sealed class ClusterMessageHandler(IServiceProvider services)
     }
 
     /// <summary>Progress is typed (pages draw it); other messages are passed on as the JSON they were.</summary>
-    private static object DataOf(ClusterMessage message)
+    private static object DataOf(PostgresBus.Received message)
     {
         var data = message.Data ?? JsonSerializer.SerializeToElement(new { }, PostgresBus.Json);
         return message.Type == "progress" && message.Data is { } progress

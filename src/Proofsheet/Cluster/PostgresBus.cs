@@ -22,10 +22,14 @@ public sealed class PostgresBus(
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
-    private readonly Channel<string> _outbox = System.Threading.Channels.Channel.CreateBounded<string>(
+    private readonly Channel<ClusterMessage> _outbox = System.Threading.Channels.Channel.CreateBounded<ClusterMessage>(
         new BoundedChannelOptions(10_000) { FullMode = BoundedChannelFullMode.DropOldest, SingleReader = true });
 
-    public void Send(ClusterMessage message) => _outbox.Writer.TryWrite(Encode(message with { Origin = node.Id }));
+    /// <summary>Queues the message; it is encoded by the sender loop, not on the caller's path.</summary>
+    public void Send(ClusterMessage message) => _outbox.Writer.TryWrite(message with { Origin = node.Id });
+
+    /// <summary>What arrives from another node: the data as the JSON it was sent as.</summary>
+    internal sealed record Received(string Kind, string? TaskId, string? Type, JsonElement? Data, string? Origin);
 
     /// <summary>
     /// The message as JSON, within NOTIFY's limit: an oversized payload is sent without its data,
@@ -85,7 +89,7 @@ public sealed class PostgresBus(
     {
         try
         {
-            var message = JsonSerializer.Deserialize<ClusterMessage>(payload, Json);
+            var message = JsonSerializer.Deserialize<Received>(payload, Json);
             if (message is not null && message.Origin != node.Id)
             {
                 handler.Handle(message);
@@ -104,9 +108,16 @@ public sealed class PostgresBus(
         {
             while (await _outbox.Reader.WaitToReadAsync(ct))
             {
-                while (batch.Count < 100 && _outbox.Reader.TryRead(out var payload))
+                while (batch.Count < 100 && _outbox.Reader.TryRead(out var message))
                 {
-                    batch.Add(payload);
+                    try
+                    {
+                        batch.Add(Encode(message));
+                    }
+                    catch (Exception ex) when (ex is NotSupportedException or JsonException)
+                    {
+                        logger.LogWarning("A {Kind} message could not be put into words for other nodes: {Reason}", message.Kind, ex.Message);
+                    }
                 }
                 try
                 {

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Text.Json;
 using System.Threading.Channels;
 using Proofsheet.Cluster;
 
@@ -24,7 +23,7 @@ public sealed class TaskEventStream(IClusterBus bus)
     public void Publish(string taskId, TaskStreamMessage message)
     {
         PublishLocal(taskId, message);
-        bus.Send(new ClusterMessage(ClusterMessage.TaskMessage, taskId, message.Type, JsonSerializer.SerializeToElement(message.Data, PostgresBus.Json)));
+        bus.Send(new ClusterMessage(ClusterMessage.TaskMessage, taskId, message.Type, message.Data));
     }
 
     /// <summary>Delivers to this node's listeners only (what another node announced arrives here).</summary>
