@@ -26,6 +26,21 @@ public static class Problems
         OutcomeKind.Invalid => Invalid(outcome.Field ?? "request", outcome.Detail!),
         _ => throw new ArgumentOutOfRangeException(nameof(outcome)),
     };
+
+    /// <summary>
+    /// A dependency (the database, the preview store) is away for a while: 503 with Retry-After and
+    /// a problem body, so clients retry instead of taking it for a server bug.
+    /// </summary>
+    public static ValueTask<bool> WriteUnavailableAsync(HttpContext context, IProblemDetailsService problems, int retryAfterSeconds, string detail)
+    {
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = retryAfterSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        return problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = context,
+            ProblemDetails = { Status = StatusCodes.Status503ServiceUnavailable, Title = "Service unavailable", Detail = detail },
+        });
+    }
 }
 
 /// <summary>Collects field errors for one request.</summary>

@@ -125,18 +125,8 @@ public static class Security
                 return false;
             }
             logger.LogWarning("The database is unavailable: {Reason}", exception.GetBaseException().Message);
-            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-            context.Response.Headers.RetryAfter = "2";
-            return await problems.TryWriteAsync(new ProblemDetailsContext
-            {
-                HttpContext = context,
-                ProblemDetails =
-                {
-                    Status = StatusCodes.Status503ServiceUnavailable,
-                    Title = "Service unavailable",
-                    Detail = "The database is not reachable right now; nothing was changed. Try again shortly.",
-                },
-            });
+            return await Problems.WriteUnavailableAsync(context, problems, 2,
+                "The database is not reachable right now; nothing was changed. Try again shortly.");
         }
 
         internal static bool IsDatabaseUnavailable(Exception exception)

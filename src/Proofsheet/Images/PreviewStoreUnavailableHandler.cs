@@ -12,17 +12,7 @@ internal sealed class PreviewStoreUnavailableHandler(IProblemDetailsService prob
             return false;
         }
         logger.LogWarning("The preview store is unavailable: {Reason}", exception.Message);
-        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-        context.Response.Headers.RetryAfter = "5";
-        return await problems.TryWriteAsync(new ProblemDetailsContext
-        {
-            HttpContext = context,
-            ProblemDetails =
-            {
-                Status = StatusCodes.Status503ServiceUnavailable,
-                Title = "Service unavailable",
-                Detail = "The store that keeps the candidate images is not reachable right now. Try again shortly.",
-            },
-        });
+        return await Problems.WriteUnavailableAsync(context, problems, 5,
+            "The store that keeps the candidate images is not reachable right now. Try again shortly.");
     }
 }
