@@ -105,6 +105,11 @@ public static partial class HubEndpoints
         // Whatever happened between the page render and this subscription: look again once. The
         // progress bar is not part of the live part's refresh (it keeps its own order), so it is sent too.
         yield return await ProgressItemAsync(renderer, stream.CurrentProgress(id));
+        if (stream.CurrentDraft(id) is { } current)
+        {
+            // The pieces streamed before this page subscribed are not sent again; the draft so far is.
+            yield return await DraftItemAsync(renderer, current);
+        }
         yield return new SseItem<string>("", "changed");
         yield return new SseItem<string>("", "sheet");
         while (!ct.IsCancellationRequested)
@@ -124,10 +129,7 @@ public static partial class HubEndpoints
             }
             else if (message.Data is DraftText draft)
             {
-                var html = await renderer.Dispatcher.InvokeAsync(async () =>
-                    (await renderer.RenderComponentAsync<DraftPreview>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Draft"] = draft })))
-                    .ToHtmlString());
-                yield return new SseItem<string>(html, "draft");
+                yield return await DraftItemAsync(renderer, draft);
             }
             else if (message.Type is "status" or "image")
             {
@@ -155,6 +157,14 @@ public static partial class HubEndpoints
             (await renderer.RenderComponentAsync<ProgressBar>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Progress"] = progress })))
             .ToHtmlString());
         return new SseItem<string>(html, "progress");
+    }
+
+    private static async Task<SseItem<string>> DraftItemAsync(HtmlRenderer renderer, DraftText draft)
+    {
+        var html = await renderer.Dispatcher.InvokeAsync(async () =>
+            (await renderer.RenderComponentAsync<DraftPreview>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Draft"] = draft })))
+            .ToHtmlString());
+        return new SseItem<string>(html, "draft");
     }
 
     /// <summary>The draft was just written, or it became editable or stopped being so: the page's draft part must be drawn again.</summary>

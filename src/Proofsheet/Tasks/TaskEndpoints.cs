@@ -216,6 +216,10 @@ public static class TaskEndpoints
             {
                 yield return new SseItem<string>(JsonSerializer.Serialize(progress, json), "progress");
             }
+            if (stream.CurrentDraft(id) is { } draft)
+            {
+                yield return new SseItem<string>(JsonSerializer.Serialize(draft, json), "draft");
+            }
         }
         if (status.IsFinal())
         {

@@ -19,6 +19,9 @@ public sealed class TaskEventStream(IClusterBus bus)
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<Channel<TaskStreamMessage>, byte>> _subscribers = new();
     private readonly ConcurrentDictionary<string, ProgressData> _progress = new();
+    // The draft so far while a writer streams it: a page that subscribes after the first pieces were sent
+    // (or that reloads) starts from it instead of from an empty box until the next piece.
+    private readonly ConcurrentDictionary<string, DraftText> _drafts = new();
 
     public void Publish(string taskId, TaskStreamMessage message)
     {
@@ -33,9 +36,14 @@ public sealed class TaskEventStream(IClusterBus bus)
         {
             _progress[taskId] = progress;
         }
+        else if (message.Data is DraftText draft)
+        {
+            _drafts[taskId] = draft;
+        }
         else if (message.Type == "status")
         {
             _progress.TryRemove(taskId, out _);
+            _drafts.TryRemove(taskId, out _);
         }
         if (_subscribers.TryGetValue(taskId, out var channels))
         {
@@ -50,6 +58,9 @@ public sealed class TaskEventStream(IClusterBus bus)
 
     /// <summary>The last progress reported for a task whose images are being generated, if any.</summary>
     public ProgressData? CurrentProgress(string taskId) => _progress.GetValueOrDefault(taskId);
+
+    /// <summary>The draft as far as the writer has streamed it, while the task is being written.</summary>
+    public DraftText? CurrentDraft(string taskId) => _drafts.GetValueOrDefault(taskId);
 
     public Subscription Subscribe(string taskId)
     {
