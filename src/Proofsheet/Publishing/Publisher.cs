@@ -70,12 +70,12 @@ public sealed class Publisher(
         await CommitAsync(taskId, candidateId, asset, copies, ct);
     }
 
-    /// <summary>What the public page shows in place of the original: the social card and the responsive WebP set.</summary>
-    private sealed record WebCopies(string SocialImageUrl, string Srcset);
+    /// <summary>What the public page shows in place of the original: the social card, the hero crops (WebP srcset) and the largest crop's size.</summary>
+    private sealed record WebCopies(string SocialImageUrl, string Srcset, int HeroWidth, int HeroHeight);
 
     /// <summary>
     /// The derivatives of a published image, uploaded to the same store as the image (so with a CDN the page
-    /// never points at the app for them): the 1200×630 social card and WebP copies at the responsive widths.
+    /// never points at the app for them): the 1200×630 social card and the 16:9 hero crops (WebP) at the responsive widths, all cut around the focal point.
     /// </summary>
     private async Task<WebCopies> UploadCopiesAsync(byte[] original, ImageCandidate candidate, string key, CancellationToken ct)
     {
@@ -83,7 +83,7 @@ public sealed class Publisher(
         {
             try
             {
-                return (WebImages.SocialCard(original, candidate.Focus), WebImages.ResponsiveWebp(original, candidate.Width));
+                return (WebImages.SocialCard(original, candidate.Focus), WebImages.HeroCrops(original, candidate.Width, candidate.Height, candidate.Focus));
             }
             catch (ImageGenerationException ex)
             {
@@ -97,7 +97,7 @@ public sealed class Publisher(
             var asset = await UploadAsync(copy, $"{key}-w{copy.Width}", null, ct);
             srcset.Add($"{asset.Url} {copy.Width}w");
         }
-        return new WebCopies(social.Url, string.Join(", ", srcset));
+        return new WebCopies(social.Url, string.Join(", ", srcset), responsive[^1].Width, responsive[^1].Height);
     }
 
     private async Task<byte[]?> ReadPreviewAsync(ImageCandidate candidate, bool required, CancellationToken ct)
@@ -198,8 +198,9 @@ public sealed class Publisher(
             post.FeaturedImageUrl = asset.Url;
             post.SocialImageUrl = copies?.SocialImageUrl;
             post.FeaturedImageSrcset = copies?.Srcset;
-            post.FeaturedImageWidth = candidate.Width > 0 ? candidate.Width : null;
-            post.FeaturedImageHeight = candidate.Height > 0 ? candidate.Height : null;
+            // The page shows the hero crop: its size reserves the space (the original's when there is none).
+            post.FeaturedImageWidth = copies?.HeroWidth ?? (candidate.Width > 0 ? candidate.Width : null);
+            post.FeaturedImageHeight = copies?.HeroHeight ?? (candidate.Height > 0 ? candidate.Height : null);
             post.FeaturedImageAlt = task.ImageAlt;
             post.FeaturedImageCredit = candidate.AttributionName;
             post.FeaturedImageCreditUrl = candidate.AttributionUrl;
