@@ -16,6 +16,8 @@ public sealed class FocusPicker(IPage page)
     /// <summary>Opens the large view of candidate <paramref name="number"/> and waits for its picture.</summary>
     public async Task OpenAsync(int number)
     {
+        // The live stream's first message redraws the candidates and the dialog: open it after that, not before.
+        await Expect(page.Locator("body")).ToHaveAttributeAsync("data-live", "connected");
         await page.GetByRole(AriaRole.Button, new() { Name = $"View image {number} larger" }).ClickAsync();
         await Expect(Dialog).ToBeVisibleAsync();
         await page.WaitForFunctionAsync("() => { const i = document.getElementById('zoom-image'); return i.complete && i.naturalWidth > 0; }");
