@@ -62,6 +62,14 @@ public static class WebImages
         return (w, (int)Math.Round(w * (double)HeroAspectHeight / HeroAspectWidth));
     }
 
+    /// <summary>The sizes of the hero crops: each responsive width under the largest crop, then the largest.</summary>
+    public static IReadOnlyList<(int Width, int Height)> HeroSizes(int originalWidth, int originalHeight)
+    {
+        var (largest, _) = HeroSize(originalWidth, originalHeight);
+        return ResponsiveWidths.Where(w => w < largest).Append(largest)
+            .Select(w => (w, (int)Math.Round(w * (double)HeroAspectHeight / HeroAspectWidth))).ToList();
+    }
+
     /// <summary>
     /// The hero crops of a published image, as WebP: the 16:9 cut that keeps <paramref name="focus"/> (or, without
     /// one, what libvips' attention strategy finds most salient), at each of <see cref="ResponsiveWidths"/> under the
@@ -70,12 +78,10 @@ public static class WebImages
     /// </summary>
     public static IReadOnlyList<EncodedImage> HeroCrops(byte[] source, int originalWidth, int originalHeight, FocalPoint? focus)
     {
-        var (largest, _) = HeroSize(originalWidth, originalHeight);
-        var widths = ResponsiveWidths.Where(w => w < largest).Append(largest).ToList();
-        var images = new List<EncodedImage>(widths.Count);
-        foreach (var width in widths)
+        var sizes = HeroSizes(originalWidth, originalHeight);
+        var images = new List<EncodedImage>(sizes.Count);
+        foreach (var (width, height) in sizes)
         {
-            var height = (int)Math.Round(width * (double)HeroAspectHeight / HeroAspectWidth);
             using var crop = CoverCrop(source, width, height, focus);
             try
             {

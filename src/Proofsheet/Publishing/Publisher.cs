@@ -62,9 +62,7 @@ public sealed class Publisher(
                 await db.Images.Where(i => i.Id == candidate.Id)
                     .ExecuteUpdateAsync(u => u.SetProperty(i => i.CdnUrl, asset.Url), CancellationToken.None);
             }
-            // Their keys are deterministic too, so making them again on a resumed publish replaces them.
-            // A resumed publish whose preview is gone goes without (the page falls back to the image).
-            copies = original is null ? null : await UploadCopiesAsync(original, candidate, key, ct);
+            copies = await MakeCopiesAsync(original, asset, candidate, key, ct);
         }
 
         await CommitAsync(taskId, candidateId, asset, copies, ct);
@@ -72,6 +70,25 @@ public sealed class Publisher(
 
     /// <summary>What the public page shows in place of the original: the social card, the hero crops (WebP srcset) and the largest crop's size.</summary>
     private sealed record WebCopies(string SocialImageUrl, string Srcset, int HeroWidth, int HeroHeight);
+
+    /// <summary>
+    /// The web copies of the published image. A store that crops on delivery (Cloudinary) gets none uploaded: the page
+    /// names its crops of the original. Otherwise they are made here and uploaded beside the image; their keys are
+    /// deterministic too, so making them again on a resumed publish replaces them. A re-publish (after an unpublish
+    /// removed them) whose preview is gone makes them from the published image; with neither, the page shows the image.
+    /// </summary>
+    private async Task<WebCopies?> MakeCopiesAsync(byte[]? original, PublishedAsset asset, ImageCandidate candidate, string key, CancellationToken ct)
+    {
+        if (store.Store is ICroppingStore cropping && candidate is { Width: > 0, Height: > 0 })
+        {
+            var social = cropping.CropUrl(asset.Url, candidate.Width, candidate.Height, WebImages.SocialWidth, WebImages.SocialHeight, candidate.Focus, "jpg", 85);
+            var heroes = WebImages.HeroSizes(candidate.Width, candidate.Height);
+            var srcset = heroes.Select(h => $"{cropping.CropUrl(asset.Url, candidate.Width, candidate.Height, h.Width, h.Height, candidate.Focus, "webp", 80)} {h.Width}w");
+            return new WebCopies(social, string.Join(", ", srcset), heroes[^1].Width, heroes[^1].Height);
+        }
+        original ??= await store.Store.ReadAsync(asset.Url, ct);
+        return original is null ? null : await UploadCopiesAsync(original, candidate, key, ct);
+    }
 
     /// <summary>
     /// The derivatives of a published image, uploaded to the same store as the image (so with a CDN the page
