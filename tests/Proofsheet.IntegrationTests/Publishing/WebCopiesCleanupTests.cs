@@ -53,6 +53,50 @@ public sealed partial class WebCopiesCleanupTests(S3rverFixture s3) : IClassFixt
     }
 
     [Fact]
+    public async Task S3_store_unpublish_removes_the_web_copies_from_the_bucket_and_a_republish_makes_them_from_the_published_image()
+    {
+        await using var app = await TestApp.StartAsync(new SqliteDatabase(), new Dictionary<string, string?>
+        {
+            ["Publishing:Provider"] = "s3",
+            ["Publishing:S3:ServiceUrl"] = s3.ServiceUrl,
+            ["Publishing:S3:Bucket"] = S3rverFixture.Bucket,
+            ["Publishing:S3:AccessKey"] = S3rverFixture.AccessKey,
+            ["Publishing:S3:SecretKey"] = S3rverFixture.SecretKey,
+            ["Publishing:S3:PublicBaseUrl"] = s3.PublicBaseUrl,
+            ["Publishing:S3:KeyPrefix"] = "media-" + Guid.NewGuid().ToString("N")[..8],
+        });
+        using var client = app.Api();
+        using var anonymous = app.CreateClient();
+        using var bucket = new HttpClient();
+        var id = (await app.CreateTaskAsync("Write about Bucket Loaves", 1)).GetProperty("id").GetString()!;
+        await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var published = await PublishAsync(app, client, anonymous, id, index: 1, "bucket-loaves");
+        Assert.Equal(4, published.Copies.Count);
+        Assert.All(published.Copies, url => Assert.StartsWith(s3.PublicBaseUrl + "/", url, StringComparison.Ordinal));
+        foreach (var url in published.Copies)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await bucket.GetAsync(url)).StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync($"/api/tasks/{id}/unpublish", null)).StatusCode);
+        foreach (var url in published.Copies)
+        {
+            Assert.Equal(HttpStatusCode.NotFound, (await bucket.GetAsync(url)).StatusCode);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await bucket.GetAsync(published.Image)).StatusCode);
+
+        // The preview was deleted after the first publish: the copies come from the image in the bucket.
+        var again = await PublishAsync(app, client, anonymous, id, index: 1, "bucket-loaves");
+        Assert.Equal(published.Copies, again.Copies);
+        foreach (var url in again.Copies)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await bucket.GetAsync(url)).StatusCode);
+        }
+        app.DeleteFolder();
+    }
+
+    [Fact]
     public async Task Cloudinary_gets_only_the_image_and_the_page_names_its_g_xy_center_crops_that_keep_the_focal_point()
     {
         await using var cloudinary = await CloudinaryStandIn.StartAsync();
