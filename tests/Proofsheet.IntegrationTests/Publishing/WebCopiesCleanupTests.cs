@@ -19,9 +19,9 @@ namespace Proofsheet.IntegrationTests.Publishing;
 public sealed partial class WebCopiesCleanupTests(S3rverFixture s3) : IClassFixture<S3rverFixture>
 {
     [Fact]
-    public async Task Local_store_unpublish_and_replace_leave_no_web_copy_and_a_republish_makes_them_again()
+    public async Task Local_store_unpublish_replace_and_delete_leave_no_web_copy_and_a_republish_makes_them_again()
     {
-        await using var app = await TestApp.StartAsync(new SqliteDatabase());
+        await using var app = await TestApp.StartAsync(new SqliteDatabase(), new Dictionary<string, string?> { ["Storage:TrashRetentionDays"] = "0" });
         using var client = app.Api();
         using var anonymous = app.CreateClient();
         var id = (await app.CreateTaskAsync("Write about Crumb Shots", 2)).GetProperty("id").GetString()!;
@@ -49,6 +49,14 @@ public sealed partial class WebCopiesCleanupTests(S3rverFixture s3) : IClassFixt
         Assert.All(again.Copies, url => Assert.True(File.Exists(MediaFile(app, url))));
         // Nothing else is in the media folder: the first image and the current one with their four copies.
         Assert.Equal(2 + 4, Directory.GetFiles(app.MediaDirectory, "*", SearchOption.AllDirectories).Length);
+
+        // The first image, put in the trash and kept past its retention (none here), leaves the media folder too.
+        var firstId = (await app.GetTaskAsync(id)).GetProperty("metadata").GetProperty("image_variations").EnumerateArray()
+            .Single(v => v.GetProperty("index").GetInt32() == 1).GetProperty("image_id").GetString()!;
+        Assert.Equal(HttpStatusCode.NoContent, (await client.DeleteAsync($"/api/media/images/{firstId}")).StatusCode);
+        await app.Services.GetRequiredService<PreviewSweeper>().SweepAsync(CancellationToken.None);
+        Assert.False(File.Exists(MediaFile(app, first.Image)), "the discarded image's upload was left in the media folder");
+        Assert.Equal(1 + 4, Directory.GetFiles(app.MediaDirectory, "*", SearchOption.AllDirectories).Length);
         app.DeleteFolder();
     }
 
