@@ -26,7 +26,7 @@ void MakeAll()
     thumb = WebImages.FitWebp(source, 400);
     large = WebImages.FitWebp(source, 1600);
     card = WebImages.SocialCard(source);
-    responsive = WebImages.ResponsiveWebp(source, 1024);
+    responsive = WebImages.HeroCrops(source, 1024, 1024, focus: null);
 }
 MakeAll(); // warm-up: loads libvips and its codecs
 var times = new List<double>();

@@ -43,10 +43,8 @@ public sealed class StreamingDraftTests : IAsyncLifetime
         var errors = new List<string>();
         page.Console += (_, m) =>
         {
-            // Known and not this feature's: htmx's indicator <style> blocked by the Hub's CSP, and the missing favicon
-            // (reported to the Hub's owner). Anything else fails the test.
-            if (m.Type == "error" && !m.Text.StartsWith("Applying inline style violates", StringComparison.Ordinal)
-                && !(m.Text.Contains("404", StringComparison.Ordinal) && m.Location.Contains("favicon", StringComparison.Ordinal)))
+            // Any console error fails the test: the Hub's CSP no longer refuses htmx's indicator and the favicon exists.
+            if (m.Type == "error")
             {
                 errors.Add(m.Text);
             }

@@ -32,6 +32,17 @@ public static partial class HubEndpoints
     public static WebApplicationBuilder AddHub(this WebApplicationBuilder builder)
     {
         builder.Services.AddRazorComponents();
+        builder.Services.AddSingleton<StaticAssetUrls>();
+        // Run from a build rather than a publish (dotnet run, the tests, a benchmark), the gzip/Brotli copies sit in obj/,
+        // found through the build's runtime manifest as in Development; a published app has them in wwwroot and no such
+        // manifest, so this changes nothing there.
+        builder.WebHost.UseStaticWebAssets();
+        if (!builder.Environment.IsDevelopment())
+        {
+            // ...and serves them as a published app does: a build's manifest otherwise turns on the development handler,
+            // which sends "no-cache" instead of the year-long cache and re-packs a file it thinks was edited, uncompressed.
+            builder.Configuration["ReloadStaticAssetsAtRuntime"] ??= "false";
+        }
         builder.Services.AddAntiforgery(o =>
         {
             o.Cookie.Name = "proofsheet_csrf";
@@ -44,7 +55,11 @@ public static partial class HubEndpoints
 
     public static WebApplication UseHub(this WebApplication app)
     {
-        app.UseStaticFiles();
+        // wwwroot (the Hub's and the public site's CSS, scripts, favicon) as endpoints from the build's manifest:
+        // gzip and Brotli copies made at build time and chosen by Accept-Encoding; fingerprinted addresses
+        // (StaticAssetUrls, used by the layouts) sent with "max-age=31536000, immutable", plain ones with an ETag.
+        // Matched like any endpoint, so they need no sign-in and pass the same security headers (CSP).
+        app.MapStaticAssets();
         app.UseAntiforgery();
         return app;
     }

@@ -1,6 +1,9 @@
+using System.Globalization;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.EntityFrameworkCore;
 using Proofsheet.Data;
 using Proofsheet.Images;
+using Proofsheet.Tasks;
 
 namespace Proofsheet.Hub;
 
@@ -14,6 +17,7 @@ public static class HubImageEndpoints
             DerivativeAsync(id, PreviewDerivative.Thumb, db, d, http, ct));
         hub.MapGet("/images/{id}/large", (string id, AppDbContext db, PreviewDerivatives d, HttpContext http, CancellationToken ct) =>
             DerivativeAsync(id, PreviewDerivative.Large, db, d, http, ct));
+        hub.MapPost("/images/{id}/focus", FocusAsync);
         return hub;
     }
 
@@ -54,5 +58,43 @@ public static class HubImageEndpoints
         http.Response.Headers.CacheControl = "private, max-age=31536000, immutable";
         http.Response.ContentLength = content.Length;
         return TypedResults.Stream(content.Stream, "image/webp", lastModified: content.LastModified, entityTag: etag);
+    }
+
+    /// <summary>
+    /// The focal-point control on the large view (FocusPicker.razor, focus.js): the point as fractions in
+    /// <c>x</c> and <c>y</c>, or <c>clear</c>. Answers 204, or a sentence for the reviewer with 400/404/409.
+    /// </summary>
+    private static async Task<IResult> FocusAsync(string id, HttpContext http, IAntiforgery antiforgery, TaskActions actions, CancellationToken ct)
+    {
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return Say(400, "The page is out of date: reload it and place the point again.");
+        }
+        if (!Ids.IsValid(id))
+        {
+            return Say(404, "That image is not there any more.");
+        }
+        var form = await http.Request.ReadFormAsync(ct);
+        FocalPoint? focus = null;
+        if (form["clear"].Count == 0)
+        {
+            if (!double.TryParse(form["x"], NumberStyles.Float, CultureInfo.InvariantCulture, out var x)
+                || !double.TryParse(form["y"], NumberStyles.Float, CultureInfo.InvariantCulture, out var y))
+            {
+                return Say(400, "Click the point on the image, or use one of the nine buttons.");
+            }
+            focus = new FocalPoint(x, y);
+        }
+        var outcome = await actions.SetFocusAsync(id, focus, ct);
+        return outcome.Kind switch
+        {
+            OutcomeKind.Ok => TypedResults.NoContent(),
+            OutcomeKind.NotFound => Say(404, "That image is not there any more."),
+            OutcomeKind.Invalid => Say(400, "The point must be on the image: click inside it, or use one of the nine buttons."),
+            _ => Say(409, "This image is already published or in the trash, so its crops can no longer change."),
+        };
+
+        // The page shows the answer as it is: a sentence, not JSON.
+        static IResult Say(int status, string sentence) => TypedResults.Text(sentence, "text/plain; charset=utf-8", statusCode: status);
     }
 }

@@ -261,26 +261,19 @@ public static class MediaEndpoints
     }
 
     /// <summary>Sets (or with nulls clears) the point of the image every crop must keep: fractions 0–1 of width and height.</summary>
-    private static async Task<IResult> FocusAsync(string id, FocusRequest request, AppDbContext db, CancellationToken ct)
+    private static async Task<IResult> FocusAsync(string id, FocusRequest request, TaskActions actions, CancellationToken ct)
     {
-        var both = request.X is null == request.Y is null;
-        if (!both || request.X is < 0 or > 1 || request.Y is < 0 or > 1)
+        if (request.X is null != request.Y is null)
         {
             return Problems.Invalid("x", "Give both x and y as fractions from 0 (left, top) to 1 (right, bottom), or neither to use the automatic crop.");
         }
-        var image = Ids.IsValid(id) ? await db.Images.SingleOrDefaultAsync(i => i.Id == id, ct) : null;
-        if (image is null)
+        if (!Ids.IsValid(id))
         {
             return Problems.NotFound("There is no such image.");
         }
-        if (image.Status is CandidateStatus.Published or CandidateStatus.Discarded)
-        {
-            return Problems.Conflict("The image is already published or discarded; its crops are made.");
-        }
-        image.FocusX = request.X;
-        image.FocusY = request.Y;
-        await db.SaveChangesAsync(ct);
-        return TypedResults.Ok(new FocusRequest(image.FocusX, image.FocusY));
+        var focus = request is { X: { } x, Y: { } y } ? new FocalPoint(x, y) : null;
+        var outcome = await actions.SetFocusAsync(id, focus, ct);
+        return outcome.Kind == OutcomeKind.Ok ? TypedResults.Ok(new FocusRequest(focus?.X, focus?.Y)) : Problems.From(outcome);
     }
 
     private static async Task<IResult> DiscardAsync(string id, TaskActions actions, ClaimsPrincipal user, CancellationToken ct)

@@ -16,7 +16,8 @@ public sealed class PreviewSweeper(
     IPreviewStore previews,
     IOptionsMonitor<StorageOptions> options,
     TimeProvider time,
-    ILogger<PreviewSweeper> logger) : BackgroundService
+    ILogger<PreviewSweeper> logger,
+    Publishing.ActiveStore store) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -78,6 +79,26 @@ public sealed class PreviewSweeper(
             .ToListAsync(ct);
         trashed.ForEach(i => i.FileDeleted = true);
         expired.AddRange(trashed);
+
+        // 1c. Images once published (then unpublished, or replaced) that went to the trash and stayed past its retention:
+        // their upload leaves the publishing store too, so nothing is left there that no post or candidate can use.
+        var uploaded = await db.Images.AsNoTracking()
+            .Where(i => i.Status == CandidateStatus.Discarded && i.CdnUrl != null && i.TrashedAt != null && i.TrashedAt < trashCutoff)
+            .Select(i => new { i.Id, i.CdnUrl }).ToListAsync(ct);
+        foreach (var image in uploaded)
+        {
+            try
+            {
+                await store.Store.DeleteAsync(image.CdnUrl!, ct);
+            }
+            catch (Publishing.PublishingException ex)
+            {
+                logger.LogWarning(ex, "Could not delete the published image {Url}; trying again at the next sweep", image.CdnUrl);
+                continue;
+            }
+            await db.Images.Where(i => i.Id == image.Id).ExecuteUpdateAsync(u => u.SetProperty(i => i.CdnUrl, (string?)null), ct);
+            deleted++;
+        }
 
         // 2. Published images whose preview outlived its upload (a crash after the publish committed).
         if (!opts.KeepPublishedPreviews)

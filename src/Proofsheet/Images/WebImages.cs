@@ -48,29 +48,49 @@ public static class WebImages
     /// <summary>The widths a published image is offered at in <c>srcset</c>: phone, tablet or column, wide screen.</summary>
     public static readonly int[] ResponsiveWidths = [480, 960, 1600];
 
+    /// <summary>The shape of a post's header image and of its card on the home page: the usual wide hero.</summary>
+    public const int HeroAspectWidth = 16;
+    public const int HeroAspectHeight = 9;
+
     /// <summary>
-    /// WebP copies of a published image at each of <see cref="ResponsiveWidths"/> narrower than it, and at
-    /// its own width when that is under the largest, so the set always reaches the image's full detail.
+    /// The largest hero crop an image gives without being scaled up: its full width when it is wider than 16:9
+    /// allows for its height, otherwise as wide as its height allows; never more than the widest responsive width.
     /// </summary>
-    public static IReadOnlyList<EncodedImage> ResponsiveWebp(byte[] source, int originalWidth)
+    public static (int Width, int Height) HeroSize(int width, int height)
     {
-        var widths = ResponsiveWidths.Where(w => w < originalWidth).ToList();
-        if (originalWidth <= ResponsiveWidths[^1] && !widths.Contains(originalWidth))
+        var w = Math.Min(ResponsiveWidths[^1], Math.Min(width, height * HeroAspectWidth / HeroAspectHeight));
+        return (w, (int)Math.Round(w * (double)HeroAspectHeight / HeroAspectWidth));
+    }
+
+    /// <summary>The sizes of the hero crops: each responsive width under the largest crop, then the largest.</summary>
+    public static IReadOnlyList<(int Width, int Height)> HeroSizes(int originalWidth, int originalHeight)
+    {
+        var (largest, _) = HeroSize(originalWidth, originalHeight);
+        return ResponsiveWidths.Where(w => w < largest).Append(largest)
+            .Select(w => (w, (int)Math.Round(w * (double)HeroAspectHeight / HeroAspectWidth))).ToList();
+    }
+
+    /// <summary>
+    /// The hero crops of a published image, as WebP: the 16:9 cut that keeps <paramref name="focus"/> (or, without
+    /// one, what libvips' attention strategy finds most salient), at each of <see cref="ResponsiveWidths"/> under the
+    /// largest crop the image gives (<see cref="HeroSize"/>), and at that size, so the set reaches full detail.
+    /// The post page and the home page's card both show these, so both keep the focal point.
+    /// </summary>
+    public static IReadOnlyList<EncodedImage> HeroCrops(byte[] source, int originalWidth, int originalHeight, FocalPoint? focus)
+    {
+        var sizes = HeroSizes(originalWidth, originalHeight);
+        var images = new List<EncodedImage>(sizes.Count);
+        foreach (var (width, height) in sizes)
         {
-            widths.Add(originalWidth);
-        }
-        var images = new List<EncodedImage>(widths.Count);
-        try
-        {
-            foreach (var width in widths)
+            using var crop = CoverCrop(source, width, height, focus);
+            try
             {
-                using var scaled = Image.ThumbnailBuffer(source, width, size: Enums.Size.Down);
-                images.Add(new EncodedImage(scaled.WebpsaveBuffer(q: 80, keep: Enums.ForeignKeep.None), "image/webp", scaled.Width, scaled.Height));
+                images.Add(new EncodedImage(crop.WebpsaveBuffer(q: 80, keep: Enums.ForeignKeep.None), "image/webp", crop.Width, crop.Height));
             }
-        }
-        catch (VipsException ex)
-        {
-            throw new ImageGenerationException($"Could not read the image: {FirstLine(ex)}", ex);
+            catch (VipsException ex)
+            {
+                throw new ImageGenerationException($"Could not read the image: {FirstLine(ex)}", ex);
+            }
         }
         return images;
     }

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace Proofsheet.Publishing;
 
 /// <summary>Cloudinary's signed Upload API (<c>POST /v1_1/{cloud}/image/upload</c>, multipart).</summary>
-public sealed class CloudinaryStore(HttpClient http, IOptions<CloudinaryOptions> options, TimeProvider time, ILogger<CloudinaryStore> logger) : IPublishingStore
+public sealed partial class CloudinaryStore(HttpClient http, IOptions<CloudinaryOptions> options, TimeProvider time, ILogger<CloudinaryStore> logger) : IPublishingStore, ICroppingStore
 {
     public string Name => "cloudinary";
 
@@ -87,6 +87,119 @@ public sealed class CloudinaryStore(HttpClient http, IOptions<CloudinaryOptions>
             }
             logger.LogInformation("Uploaded {PublicId} to Cloudinary: {Url}", returnedId ?? publicId, secureUrl);
             return new PublishedAsset(secureUrl, returnedId ?? publicId);
+        }
+    }
+
+    /// <summary>
+    /// A crop made by Cloudinary from the uploaded original, on delivery: <c>c_fill</c> scales it to cover the size, and
+    /// <c>g_xy_center</c> with <c>x</c>/<c>y</c> (pixels of the original) centres the cut on the focal point, or <c>g_auto</c>
+    /// lets Cloudinary find the salient part. The extension picks the format. The post points at Cloudinary, never at the app,
+    /// and destroying the original (with <c>invalidate</c>) takes every such crop with it.
+    /// </summary>
+    public string CropUrl(string originalUrl, int sourceWidth, int sourceHeight, int width, int height, Images.FocalPoint? focus, string format, int quality)
+    {
+        var at = originalUrl.IndexOf(UploadSegment, StringComparison.Ordinal);
+        var dot = originalUrl.LastIndexOf('.');
+        if (at < 0 || dot < at)
+        {
+            throw new PublishingException("Cloudinary's URL for the image has no /image/upload/ part to add a crop to.", retryable: false);
+        }
+        var c = CultureInfo.InvariantCulture;
+        // Parameters in alphabetical order, as Cloudinary's SDKs write them.
+        var transformation = focus is null
+            ? $"c_fill,g_auto,h_{height.ToString(c)},q_{quality.ToString(c)},w_{width.ToString(c)}"
+            : $"c_fill,g_xy_center,h_{height.ToString(c)},q_{quality.ToString(c)},w_{width.ToString(c)}"
+              + $",x_{Math.Clamp((int)Math.Round(focus.X * sourceWidth), 0, Math.Max(0, sourceWidth - 1)).ToString(c)}"
+              + $",y_{Math.Clamp((int)Math.Round(focus.Y * sourceHeight), 0, Math.Max(0, sourceHeight - 1)).ToString(c)}";
+        var head = originalUrl[..(at + UploadSegment.Length)];
+        var rest = originalUrl[(at + UploadSegment.Length)..dot];
+        return $"{head}{transformation}/{rest}.{format}";
+    }
+
+    private const string UploadSegment = "/image/upload/";
+
+    /// <summary>
+    /// Destroys the uploaded asset behind <paramref name="url"/> (signed <c>POST /v1_1/{cloud}/image/destroy</c> with
+    /// <c>invalidate</c>, so the CDN forgets it and its crops). A crop URL names no asset of its own: nothing to do.
+    /// </summary>
+    public async Task DeleteAsync(string url, CancellationToken cancellationToken)
+    {
+        if (PublicIdOf(url) is not { } publicId)
+        {
+            return;
+        }
+        var o = options.Value;
+        var parameters = new List<KeyValuePair<string, string?>>
+        {
+            new("invalidate", "true"),
+            new("public_id", publicId),
+            new("timestamp", time.GetUtcNow().ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture)),
+        };
+        var signature = CloudinarySignature.Sign(parameters, o.ApiSecret ?? "", CloudinarySignature.ParseAlgorithm(o.SignatureAlgorithm));
+        var fields = parameters.Select(p => new KeyValuePair<string, string>(p.Key, p.Value!))
+            .Append(new("api_key", o.ApiKey ?? "")).Append(new("signature", signature));
+        using var form = new FormUrlEncodedContent(fields);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(o.Timeout);
+        try
+        {
+            using var response = await http.PostAsync($"{o.BaseUrl.TrimEnd('/')}/v1_1/{Uri.EscapeDataString(o.CloudName ?? "")}/image/destroy", form, timeout.Token);
+            var body = await response.Content.ReadAsStringAsync(timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                var status = (int)response.StatusCode;
+                throw new PublishingException($"Cloudinary refused to delete {publicId} (HTTP {status}): {Scrub(ErrorMessage(body) ?? "no details", o)}",
+                    retryable: status is 420 or 429 or 408 || status >= 500);
+            }
+            // Always 200: "ok", or "not found" for an asset already gone, which is what was wanted.
+            logger.LogInformation("Deleted {PublicId} from Cloudinary: {Result}", publicId, ResultOf(body));
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new PublishingException($"Cloudinary did not answer within {o.Timeout.TotalSeconds:0} s.", retryable: true, ex);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            throw new PublishingException($"Could not reach Cloudinary at {o.BaseUrl}: {Scrub(ex.Message, o)}", retryable: true, ex);
+        }
+    }
+
+    /// <summary>Crops are made by Cloudinary from the original (<see cref="CropUrl"/>): the app needs no bytes back.</summary>
+    public Task<byte[]?> ReadAsync(string url, CancellationToken cancellationToken) => Task.FromResult<byte[]?>(null);
+
+    /// <summary>The public id in a delivery URL <c>…/image/upload/v{version}/{public_id}.{format}</c>; null for a crop URL.</summary>
+    internal static string? PublicIdOf(string url)
+    {
+        var at = url.IndexOf(UploadSegment, StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return null;
+        }
+        var rest = url[(at + UploadSegment.Length)..];
+        var version = VersionSegment().Match(rest);
+        if (!version.Success)
+        {
+            return null; // a transformation comes first: a crop, made from the original and gone with it
+        }
+        rest = rest[version.Length..];
+        var dot = rest.LastIndexOf('.');
+        var id = Uri.UnescapeDataString(dot > rest.LastIndexOf('/') ? rest[..dot] : rest);
+        return id.Length > 0 ? id : null;
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^v[0-9]+/")]
+    private static partial System.Text.RegularExpressions.Regex VersionSegment();
+
+    private static string? ResultOf(string body)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(body);
+            return doc.RootElement.TryGetProperty("result", out var result) ? result.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

@@ -16,6 +16,27 @@ public interface IPublishingStore
 
     /// <exception cref="PublishingException">The upload failed; <see cref="PublishingException.Retryable"/> says whether to try again.</exception>
     Task<PublishedAsset> UploadAsync(PublishRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Removes the asset this store published at <paramref name="url"/> (an unpublished post's web copies, a replaced
+    /// image). Nothing there any more is success; a URL this store did not make is left alone.
+    /// </summary>
+    /// <exception cref="PublishingException">The store could not be asked.</exception>
+    Task DeleteAsync(string url, CancellationToken cancellationToken);
+
+    /// <summary>The bytes of the asset this store published at <paramref name="url"/>, or null when it has none there.</summary>
+    Task<byte[]?> ReadAsync(string url, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// A store that makes crops itself from the uploaded original, addressed by URL (Cloudinary's transformations):
+/// the app uploads no derivative to it, so none can be left behind.
+/// </summary>
+public interface ICroppingStore
+{
+    /// <summary>The URL of <paramref name="originalUrl"/> scaled to cover width×height and cut around <paramref name="focus"/>
+    /// (or the store's own saliency when null), in <paramref name="format"/> ("jpg", "webp").</summary>
+    string CropUrl(string originalUrl, int sourceWidth, int sourceHeight, int width, int height, Images.FocalPoint? focus, string format, int quality);
 }
 
 public sealed class PublishingException(string message, bool retryable, Exception? inner = null) : Exception(message, inner)

@@ -33,4 +33,34 @@ public sealed class LocalPublishingStore(AppPaths paths, PublicUrls urls) : IPub
         }
         return new PublishedAsset(urls.Absolute("/media/" + string.Join('/', fileName.Split('/').Select(Uri.EscapeDataString))), fileName);
     }
+
+    public Task DeleteAsync(string url, CancellationToken cancellationToken)
+    {
+        if (FileOf(url) is { } path)
+        {
+            File.Delete(path); // no error when it is already gone
+        }
+        return Task.CompletedTask;
+    }
+
+    public async Task<byte[]?> ReadAsync(string url, CancellationToken cancellationToken) =>
+        FileOf(url) is { } path && File.Exists(path) ? await File.ReadAllBytesAsync(path, cancellationToken) : null;
+
+    /// <summary>The media file behind one of this store's URLs: its path after <c>/media/</c>, whatever host the URL was made with.</summary>
+    private string? FileOf(string url)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || !uri.AbsolutePath.StartsWith("/media/", StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var name = string.Join('/', uri.AbsolutePath["/media/".Length..].Split('/').Select(Uri.UnescapeDataString));
+        try
+        {
+            return AppPaths.Inside(paths.MediaDirectory, name);
+        }
+        catch (InvalidOperationException)
+        {
+            return null; // a path that would leave the media folder
+        }
+    }
 }

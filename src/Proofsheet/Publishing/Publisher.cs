@@ -62,20 +62,37 @@ public sealed class Publisher(
                 await db.Images.Where(i => i.Id == candidate.Id)
                     .ExecuteUpdateAsync(u => u.SetProperty(i => i.CdnUrl, asset.Url), CancellationToken.None);
             }
-            // Their keys are deterministic too, so making them again on a resumed publish replaces them.
-            // A resumed publish whose preview is gone goes without (the page falls back to the image).
-            copies = original is null ? null : await UploadCopiesAsync(original, candidate, key, ct);
+            copies = await MakeCopiesAsync(original, asset, candidate, key, ct);
         }
 
         await CommitAsync(taskId, candidateId, asset, copies, ct);
     }
 
-    /// <summary>What the public page shows in place of the original: the social card and the responsive WebP set.</summary>
-    private sealed record WebCopies(string SocialImageUrl, string Srcset);
+    /// <summary>What the public page shows in place of the original: the social card, the hero crops (WebP srcset) and the largest crop's size.</summary>
+    private sealed record WebCopies(string SocialImageUrl, string Srcset, int HeroWidth, int HeroHeight);
+
+    /// <summary>
+    /// The web copies of the published image. A store that crops on delivery (Cloudinary) gets none uploaded: the page
+    /// names its crops of the original. Otherwise they are made here and uploaded beside the image; their keys are
+    /// deterministic too, so making them again on a resumed publish replaces them. A re-publish (after an unpublish
+    /// removed them) whose preview is gone makes them from the published image; with neither, the page shows the image.
+    /// </summary>
+    private async Task<WebCopies?> MakeCopiesAsync(byte[]? original, PublishedAsset asset, ImageCandidate candidate, string key, CancellationToken ct)
+    {
+        if (store.Store is ICroppingStore cropping && candidate is { Width: > 0, Height: > 0 })
+        {
+            var social = cropping.CropUrl(asset.Url, candidate.Width, candidate.Height, WebImages.SocialWidth, WebImages.SocialHeight, candidate.Focus, "jpg", 85);
+            var heroes = WebImages.HeroSizes(candidate.Width, candidate.Height);
+            var srcset = heroes.Select(h => $"{cropping.CropUrl(asset.Url, candidate.Width, candidate.Height, h.Width, h.Height, candidate.Focus, "webp", 80)} {h.Width}w");
+            return new WebCopies(social, string.Join(", ", srcset), heroes[^1].Width, heroes[^1].Height);
+        }
+        original ??= await store.Store.ReadAsync(asset.Url, ct);
+        return original is null ? null : await UploadCopiesAsync(original, candidate, key, ct);
+    }
 
     /// <summary>
     /// The derivatives of a published image, uploaded to the same store as the image (so with a CDN the page
-    /// never points at the app for them): the 1200×630 social card and WebP copies at the responsive widths.
+    /// never points at the app for them): the 1200×630 social card and the 16:9 hero crops (WebP) at the responsive widths, all cut around the focal point.
     /// </summary>
     private async Task<WebCopies> UploadCopiesAsync(byte[] original, ImageCandidate candidate, string key, CancellationToken ct)
     {
@@ -83,7 +100,7 @@ public sealed class Publisher(
         {
             try
             {
-                return (WebImages.SocialCard(original, candidate.Focus), WebImages.ResponsiveWebp(original, candidate.Width));
+                return (WebImages.SocialCard(original, candidate.Focus), WebImages.HeroCrops(original, candidate.Width, candidate.Height, candidate.Focus));
             }
             catch (ImageGenerationException ex)
             {
@@ -97,7 +114,7 @@ public sealed class Publisher(
             var asset = await UploadAsync(copy, $"{key}-w{copy.Width}", null, ct);
             srcset.Add($"{asset.Url} {copy.Width}w");
         }
-        return new WebCopies(social.Url, string.Join(", ", srcset));
+        return new WebCopies(social.Url, string.Join(", ", srcset), responsive[^1].Width, responsive[^1].Height);
     }
 
     private async Task<byte[]?> ReadPreviewAsync(ImageCandidate candidate, bool required, CancellationToken ct)
@@ -198,8 +215,9 @@ public sealed class Publisher(
             post.FeaturedImageUrl = asset.Url;
             post.SocialImageUrl = copies?.SocialImageUrl;
             post.FeaturedImageSrcset = copies?.Srcset;
-            post.FeaturedImageWidth = candidate.Width > 0 ? candidate.Width : null;
-            post.FeaturedImageHeight = candidate.Height > 0 ? candidate.Height : null;
+            // The page shows the hero crop: its size reserves the space (the original's when there is none).
+            post.FeaturedImageWidth = copies?.HeroWidth ?? (candidate.Width > 0 ? candidate.Width : null);
+            post.FeaturedImageHeight = copies?.HeroHeight ?? (candidate.Height > 0 ? candidate.Height : null);
             post.FeaturedImageAlt = task.ImageAlt;
             post.FeaturedImageCredit = candidate.AttributionName;
             post.FeaturedImageCreditUrl = candidate.AttributionUrl;

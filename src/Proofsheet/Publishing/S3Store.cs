@@ -54,6 +54,73 @@ public sealed class S3Store(IOptions<S3Options> options, ILogger<S3Store> logger
         return new PublishedAsset(url, key);
     }
 
+    public async Task DeleteAsync(string url, CancellationToken cancellationToken)
+    {
+        if (KeyOf(url) is not { } key)
+        {
+            return;
+        }
+        var o = options.Value;
+        try
+        {
+            // S3 answers 204 whether or not the key existed: deleting twice is harmless.
+            await _client.Value.DeleteObjectAsync(o.Bucket, key, cancellationToken);
+            logger.LogInformation("Deleted {Key} from bucket {Bucket}", key, o.Bucket);
+        }
+        catch (AmazonS3Exception ex) when (S3Clients.IsNotFound(ex))
+        {
+            // Already gone (a bucket that answers 404 rather than 204).
+        }
+        catch (AmazonS3Exception ex)
+        {
+            throw new PublishingException($"S3 refused to delete '{key}' from bucket '{o.Bucket}' (HTTP {(int)ex.StatusCode} {ex.ErrorCode}).", S3Clients.IsRetryable(ex), ex);
+        }
+        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException)
+        {
+            throw new PublishingException($"Could not reach the S3 store at {o.ServiceUrl ?? "AWS"}: {ex.Message}", retryable: true, ex);
+        }
+    }
+
+    public async Task<byte[]?> ReadAsync(string url, CancellationToken cancellationToken)
+    {
+        if (KeyOf(url) is not { } key)
+        {
+            return null;
+        }
+        var o = options.Value;
+        try
+        {
+            using var response = await _client.Value.GetObjectAsync(o.Bucket, key, cancellationToken);
+            using var buffer = new MemoryStream();
+            await response.ResponseStream.CopyToAsync(buffer, cancellationToken);
+            return buffer.ToArray();
+        }
+        catch (AmazonS3Exception ex) when (S3Clients.IsNotFound(ex))
+        {
+            return null;
+        }
+        catch (AmazonS3Exception ex)
+        {
+            throw new PublishingException($"S3 refused to read '{key}' from bucket '{o.Bucket}' (HTTP {(int)ex.StatusCode} {ex.ErrorCode}).", S3Clients.IsRetryable(ex), ex);
+        }
+        catch (Exception ex) when (ex is AmazonServiceException or HttpRequestException or IOException)
+        {
+            throw new PublishingException($"Could not reach the S3 store at {o.ServiceUrl ?? "AWS"}: {ex.Message}", retryable: true, ex);
+        }
+    }
+
+    /// <summary>The object key behind one of this store's URLs (<c>PublicBaseUrl/key</c>); null for any other URL.</summary>
+    private string? KeyOf(string url)
+    {
+        var root = options.Value.PublicBaseUrl?.TrimEnd('/') + "/";
+        if (root.Length < 2 || !url.StartsWith(root, StringComparison.Ordinal))
+        {
+            return null;
+        }
+        var key = string.Join('/', url[root.Length..].Split('/').Select(Uri.UnescapeDataString));
+        return key.Length == 0 || key.Split('/').Any(part => part is "" or "." or "..") ? null : key;
+    }
+
     /// <summary>Readiness: <c>HeadBucket</c> proves the address, the keys and the bucket at the cost of no object.</summary>
     public async Task<string?> FindProblemAsync(CancellationToken ct)
     {

@@ -91,6 +91,7 @@ public sealed partial class TaskActions
     /// <summary>Takes a published post back to draft: public pages and feeds drop it at once, and the task can be approved again.</summary>
     public async Task<Outcome> UnpublishAsync(string taskId, string actor, CancellationToken ct)
     {
+        IReadOnlyList<string> copies = [];
         var outcome = await MutateAsync(taskId, async (db, task) =>
         {
             if (task.Status != WorkflowStatus.Published)
@@ -99,6 +100,11 @@ public sealed partial class TaskActions
             }
             var post = await db.Posts.SingleAsync(p => p.Id == task.PostId, ct);
             post.Status = PostStatus.Draft;
+            // Its web copies leave the store once this commits (a re-publish makes them again, for whichever image);
+            // the image itself stays, recorded on its candidate, so approving it again needs no new upload.
+            copies = Publishing.PublishedCopies.Of(post);
+            post.SocialImageUrl = null;
+            post.FeaturedImageSrcset = null;
             var images = await db.Images.Where(i => i.TaskId == task.Id && i.Status == CandidateStatus.Published).ToListAsync(ct);
             images.ForEach(i => i.Status = i.Id == task.SelectedImageId ? CandidateStatus.Selected : CandidateStatus.Preview);
             task.ApprovedAt = null;
@@ -110,6 +116,7 @@ public sealed partial class TaskActions
         if (outcome.Kind == OutcomeKind.Ok)
         {
             await postsChanged.AnnounceAsync();
+            await publishedCopies.DeleteAsync(copies, CancellationToken.None);
         }
         return outcome;
     }

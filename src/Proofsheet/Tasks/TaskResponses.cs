@@ -9,7 +9,8 @@ public sealed record ImageVariationResponse(
     int Index, string ImageId, string? LocalPath, string Filename, string PreviewUrl, string Source,
     long? Seed, int Width, int Height, string ContentType, long ByteSize, string Sha256, string Prompt,
     string? NegativePrompt, DateTime GeneratedAt, double GenerationTime, string Status, bool Selected,
-    string? CdnUrl, ImageAttributionResponse? Attribution, string? Model, int Stars, int Round, DateTime? TrashedAt);
+    string? CdnUrl, ImageAttributionResponse? Attribution, string? Model, int Stars, int Round, DateTime? TrashedAt,
+    double? FocusX = null, double? FocusY = null);
 
 public sealed record ImageAttributionResponse(string Name, string? Url, string? SourceUrl);
 
@@ -43,7 +44,7 @@ public static class TaskResponseMapping
         i.Status is CandidateStatus.Selected or CandidateStatus.Published,
         i.CdnUrl,
         i.AttributionName is null ? null : new ImageAttributionResponse(i.AttributionName, i.AttributionUrl, i.SourceUrl),
-        i.Model, i.Stars, i.Round, i.TrashedAt);
+        i.Model, i.Stars, i.Round, i.TrashedAt, i.FocusX, i.FocusY);
 
     public static TaskResponse ToResponse(this ContentTask t, Post? post, IReadOnlyList<ImageCandidate> images, IPreviewStore previews, ProgressData? progress)
     {

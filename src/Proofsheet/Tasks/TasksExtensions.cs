@@ -17,6 +17,7 @@ public static class TasksExtensions
         builder.Services.AddSingleton<PostReserver>();
         builder.Services.AddSingleton<CandidateGenerator>();
         builder.Services.AddSingleton<Publisher>();
+        builder.Services.AddSingleton<PublishedCopies>();
         builder.Services.AddSingleton<TaskPipeline>();
         builder.Services.AddSingleton<TaskActions>();
         builder.Services.AddHostedService<TaskWorker>();

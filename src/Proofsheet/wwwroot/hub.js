@@ -131,7 +131,9 @@
     img.alt = `Image ${c.dataset.index}: ${c.dataset.prompt || ""}`;
     document.getElementById("zoom-number").textContent = c.dataset.index;
     document.getElementById("zoom-position").textContent = `${zoomAt + 1} of ${list.length}`;
+    dialog.dataset.imageId = c.dataset.imageId;
     if (!dialog.open) dialog.showModal();
+    dialog.dispatchEvent(new CustomEvent("zoom:show", { bubbles: true })); // focus.js shows this image's focal point
   }
 
   function openCompare() {

@@ -8,11 +8,11 @@ using Proofsheet.IntegrationTests.Infrastructure;
 
 namespace Proofsheet.IntegrationTests.Site;
 
-/// <summary>A focal point set on a candidate is kept with it and respected by the published social card.</summary>
+/// <summary>A focal point set on a candidate is kept with it and respected by the published social card and hero crops.</summary>
 public sealed class FocalPointTests
 {
     [Fact]
-    public async Task A_focal_point_near_a_corner_stays_inside_the_published_social_card()
+    public async Task A_focal_point_near_a_corner_stays_inside_the_published_social_card_and_hero_crops()
     {
         await using var app = await TestApp.StartAsync(new SqliteDatabase(), services: s =>
         {
@@ -45,6 +45,22 @@ public sealed class FocalPointTests
         // Without the point, libvips' attention crop would cut around the bright block at the bottom instead.
         using var redness = card[0] - card[2];
         Assert.True(redness.Max() < 100, "the card was cut around the focal point, not the salient block at the bottom");
+
+        // The hero crops (the post's header, and its card on the home page) are 16:9 and keep the point too.
+        var srcset = System.Text.RegularExpressions.Regex.Match(html, "<source type=\"image/webp\" srcset=\"([^\"]+)\"").Groups[1].Value;
+        var heroes = WebUtility.HtmlDecode(srcset).Split(", ").Select(c => c.Split(' ')[0]).ToList();
+        Assert.Equal(3, heroes.Count); // 480, 960 and 1024 wide
+        foreach (var url in heroes)
+        {
+            using var hero = NetVips.Image.NewFromBuffer(await anonymous.GetByteArrayAsync(new Uri(url).PathAndQuery));
+            Assert.InRange(hero.Height, hero.Width * 9 / 16 - 1, hero.Width * 9 / 16 + 1);
+            using var heroBlue = hero[2] - hero[0];
+            Assert.True(heroBlue.Max() > 150, $"the blue mark at the focal point is inside the {hero.Width} px hero crop");
+            using var heroRed = hero[0] - hero[2];
+            Assert.True(heroRed.Max() < 100, $"the {hero.Width} px hero crop was cut around the focal point, not the salient block");
+        }
+        // The home page's card shows the same crops.
+        Assert.Contains(srcset, await anonymous.GetStringAsync("/"), StringComparison.Ordinal);
         app.DeleteFolder();
     }
 

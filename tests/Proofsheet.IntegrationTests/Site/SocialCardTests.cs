@@ -55,7 +55,8 @@ public sealed partial class SocialCardTests
         var html = await anonymous.GetStringAsync("/posts/wide-loaves");
         var img = FeaturedImage().Match(html);
         Assert.True(img.Success, "the post has a featured <img> with width and height");
-        Assert.Equal(("1344", "768"), (img.Groups["w"].Value, img.Groups["h"].Value));
+        // The hero crop's size: 16:9 at the image's full width.
+        Assert.Equal(("1344", "756"), (img.Groups["w"].Value, img.Groups["h"].Value));
         var source = WebpSource().Match(html);
         Assert.True(source.Success, "the post offers a WebP <source>");
         var candidates = WebUtility.HtmlDecode(source.Groups["srcset"].Value).Split(", ").Select(c => c.Split(' ')).ToList();
@@ -69,7 +70,7 @@ public sealed partial class SocialCardTests
             using var decoded = NetVips.Image.NewFromBuffer(await file.Content.ReadAsByteArrayAsync());
             Assert.Equal("webpload_buffer", decoded.Get("vips-loader"));
             Assert.Equal(candidate[1], $"{decoded.Width}w");
-            Assert.InRange(decoded.Height, decoded.Width * 768 / 1344 - 1, decoded.Width * 768 / 1344 + 1);
+            Assert.InRange(decoded.Height, decoded.Width * 9 / 16 - 1, decoded.Width * 9 / 16 + 1);
         }
         app.DeleteFolder();
     }

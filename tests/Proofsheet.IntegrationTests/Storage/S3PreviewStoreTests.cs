@@ -314,7 +314,8 @@ public abstract partial class S3PreviewStoreTests(TestDatabase database, S3rverF
         // Half an hour later the orphan is past the grace and goes; nothing else does.
         var later = new PreviewSweeper(
             app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>(), app.Services.GetRequiredService<IPreviewStore>(),
-            app.Services.GetRequiredService<IOptionsMonitor<StorageOptions>>(), new ShiftedTime(TimeSpan.FromMinutes(30)), NullLogger<PreviewSweeper>.Instance);
+            app.Services.GetRequiredService<IOptionsMonitor<StorageOptions>>(), new ShiftedTime(TimeSpan.FromMinutes(30)), NullLogger<PreviewSweeper>.Instance,
+            app.Services.GetRequiredService<Proofsheet.Publishing.ActiveStore>());
         await later.SweepAsync(CancellationToken.None);
         Assert.Equal(freshFiles.Append("holiday-photo.jpg").Order(), (await ObjectsAsync(_prefix)).Keys.Order());
         Assert.Single(await ObjectsAsync($"elsewhere-{_prefix}"));

@@ -274,9 +274,10 @@ public abstract class BackendWorkflowTests(TestDatabase database)
         Assert.True(approve.IsSuccessStatusCode);
         var task = await app.WaitForStatusAsync(id, "published");
 
-        // The image once, after two refused tries, and each web copy (social card, WebP sizes) once.
+        // The image once, after two refused tries; its web copies are Cloudinary's crops of it, not uploads.
         var asset = Assert.Single(cloudinary.Assets.Values, IsOriginal);
-        Assert.Equal(2 + cloudinary.Assets.Count, cloudinary.Requests);
+        Assert.Single(cloudinary.Assets);
+        Assert.Equal(3, cloudinary.Requests);
         var post = await client.GetFromJsonAsync<JsonElement>($"/api/posts/{task.GetProperty("slug").GetString()}");
         var url = post.GetProperty("featured_image_url").GetString()!;
         Assert.StartsWith("https://", url, StringComparison.Ordinal);
@@ -300,9 +301,9 @@ public abstract class BackendWorkflowTests(TestDatabase database)
         var answers = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => client.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 2 })));
         Assert.All(answers, a => Assert.True(a.IsSuccessStatusCode, a.StatusCode.ToString()));
         await app.WaitForStatusAsync(id, "published");
-        // One upload of the image and one of each web copy, however many approvals raced.
+        // One upload of the image, however many approvals raced (its web copies are Cloudinary's crops of it).
         Assert.Single(cloudinary.Assets.Values, IsOriginal);
-        Assert.Equal(cloudinary.Assets.Count, cloudinary.Requests);
+        Assert.Equal(1, cloudinary.Requests);
         app.DeleteFolder();
     }
 
