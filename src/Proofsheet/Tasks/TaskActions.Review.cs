@@ -28,7 +28,8 @@ public sealed partial class TaskActions
         }, ct);
 
     /// <summary>Approves once: a second approval of the same image, or a concurrent one, finds the task already publishing.</summary>
-    public async Task<Outcome> ApproveAsync(string taskId, ImageChoice choice, string? feedback, string actor, CancellationToken ct)
+    /// <param name="publishAt">When the post goes live (UTC, already checked to be in the future); null: at once.</param>
+    public async Task<Outcome> ApproveAsync(string taskId, ImageChoice choice, string? feedback, string actor, CancellationToken ct, DateTime? publishAt = null)
     {
         (int Candidates, DateTime? AwaitingSince) measured = default;
         var outcome = await MutateAsync(taskId, async (db, task) =>
@@ -47,9 +48,12 @@ public sealed partial class TaskActions
             }
             if (task.Status != WorkflowStatus.AwaitingApproval)
             {
-                return Outcome.Conflict(task.Status == WorkflowStatus.GeneratingImages
-                    ? "Images are still being generated; approve when they are ready."
-                    : $"A task that is {task.Status.ToWire()} cannot be approved.");
+                return Outcome.Conflict(task.Status switch
+                {
+                    WorkflowStatus.GeneratingImages => "Images are still being generated; approve when they are ready.",
+                    WorkflowStatus.Scheduled => "This task is already approved and scheduled; change its time or cancel the schedule instead.",
+                    _ => $"A task that is {task.Status.ToWire()} cannot be approved.",
+                });
             }
             var effective = choice.IsEmpty && task.SelectedImageId is not null ? new ImageChoice(task.SelectedImageId, null) : choice;
             if (effective.IsEmpty)
@@ -73,10 +77,12 @@ public sealed partial class TaskActions
             await MarkSelectedAsync(db, task, candidate, ct);
             task.ApprovedBy = actor;
             task.ApprovedAt = DateTime.UtcNow;
+            task.PublishAt = publishAt;
             task.Attempts = 0;
             task.Error = null;
             task.NextAttemptAt = null;
-            db.Record(task, "approved", actor, string.IsNullOrWhiteSpace(feedback) ? $"Image {candidate.Variation}" : $"Image {candidate.Variation}: {feedback}");
+            var when = publishAt is { } at ? $" to go live at {at:yyyy-MM-dd HH:mm} UTC" : "";
+            db.Record(task, "approved", actor, string.IsNullOrWhiteSpace(feedback) ? $"Image {candidate.Variation}{when}" : $"Image {candidate.Variation}{when}: {feedback}");
             db.MoveTo(task, WorkflowStatus.Publishing, actor);
             return Outcome.Done;
         }, ct);

@@ -20,7 +20,10 @@ public sealed record EditTaskRequest(string? Title = null, string? Excerpt = nul
 
 public sealed record SelectRequest(int? Index = null, string? ImageId = null);
 
-public sealed record ApproveRequest(int? Index = null, string? ImageId = null, string? Feedback = null);
+/// <param name="PublishAt">When the post goes live: an ISO 8601 time with its offset (<c>2026-12-24T09:00:00Z</c>); omitted, at once.</param>
+public sealed record ApproveRequest(int? Index = null, string? ImageId = null, string? Feedback = null, string? PublishAt = null);
+
+public sealed record ScheduleRequest(string? PublishAt);
 
 public sealed record RejectRequest(string? Feedback, string? NewPrompt = null, bool? Regenerate = null);
 
@@ -56,8 +59,14 @@ public static class TaskEndpoints
             .WithName("selectImage").WithSummary("Pick the featured image (without publishing)");
         api.MapPost("/{id}/approve", ApproveAsync).Checked().TouchesPreviews().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>().Produces<TaskResponse>(StatusCodes.Status202Accepted)
-            .WithName("approveTask").WithSummary("Approve and publish")
-            .WithDescription("200 when the post is published, 202 while the image upload is still under way.");
+            .WithName("approveTask").WithSummary("Approve and publish, now or at publish_at")
+            .WithDescription("200 when the post is published (or, with publish_at, scheduled: its image uploaded), 202 while the image upload is still under way.");
+        api.MapPut("/{id}/schedule", RescheduleAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("rescheduleTask").WithSummary("Change when a scheduled post goes live");
+        api.MapDelete("/{id}/schedule", UnscheduleAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("unscheduleTask").WithSummary("Cancel a schedule: the task is an unpublished draft awaiting approval again, its chosen image kept");
         api.MapPost("/{id}/reject", RejectAsync).Limited().Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
             .WithName("rejectTask").WithSummary("Reject: with regenerate or new_prompt a new round of images, otherwise the task");
@@ -262,26 +271,41 @@ public static class TaskEndpoints
     }
 
     private static async Task<IResult> ApproveAsync(
-        string id, ApproveRequest? request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+        string id, ApproveRequest? request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, TimeProvider time, ClaimsPrincipal user, CancellationToken ct)
     {
-        request ??= new ApproveRequest(null, null, null);
+        request ??= new ApproveRequest();
         var checks = ChoiceChecks(request.Index, request.ImageId, required: false).Text("feedback", request.Feedback, 0, InputLimits.Feedback);
+        var publishAt = PublishTime.Check(checks, request.PublishAt, time, required: false);
         if (!checks.Ok)
         {
             return checks.Problem();
         }
-        return await Approve(id, new ImageChoice(request.ImageId, request.Index), request.Feedback, actions, db, previews, stream, user, ct);
+        return await Approve(id, new ImageChoice(request.ImageId, request.Index), request.Feedback, actions, db, previews, stream, user, ct, publishAt);
     }
+
+    private static Task<IResult> RescheduleAsync(
+        string id, ScheduleRequest request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, TimeProvider time, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var checks = new Checks();
+        var publishAt = PublishTime.Check(checks, request.PublishAt, time, required: true);
+        return checks.Ok
+            ? Act(id, db, previews, stream, () => actions.RescheduleAsync(id, publishAt!.Value, ActorOf(user), ct), ct)
+            : Task.FromResult<IResult>(checks.Problem());
+    }
+
+    private static Task<IResult> UnscheduleAsync(string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+        Act(id, db, previews, stream, () => actions.UnscheduleAsync(id, ActorOf(user), ct), ct);
 
     /// <summary>Approves, waits briefly for the publish, and answers 200 when it is done or 202 while it is still under way.</summary>
     internal static async Task<IResult> Approve(
-        string id, ImageChoice choice, string? feedback, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+        string id, ImageChoice choice, string? feedback, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct,
+        DateTime? publishAt = null)
     {
         if (!Ids.IsValid(id))
         {
             return Problems.NotFound($"There is no task {Shorten(id)}.");
         }
-        var outcome = await actions.ApproveAsync(id, choice, feedback, ActorOf(user), ct);
+        var outcome = await actions.ApproveAsync(id, choice, feedback, ActorOf(user), ct, publishAt);
         if (outcome.Kind != OutcomeKind.Ok)
         {
             return Problems.From(outcome);
