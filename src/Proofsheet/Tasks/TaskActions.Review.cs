@@ -29,11 +29,17 @@ public sealed partial class TaskActions
 
     /// <summary>Approves once: a second approval of the same image, or a concurrent one, finds the task already publishing.</summary>
     /// <param name="publishAt">When the post goes live (UTC, already checked to be in the future); null: at once.</param>
-    public async Task<Outcome> ApproveAsync(string taskId, ImageChoice choice, string? feedback, string actor, CancellationToken ct, DateTime? publishAt = null)
+    /// <param name="guard">Checked first in the same unit of work, and saved with the approval (a review link marking itself used).</param>
+    public async Task<Outcome> ApproveAsync(string taskId, ImageChoice choice, string? feedback, string actor, CancellationToken ct, DateTime? publishAt = null,
+        Func<AppDbContext, ContentTask, Task<Outcome>>? guard = null)
     {
         (int Candidates, DateTime? AwaitingSince) measured = default;
         var outcome = await MutateAsync(taskId, async (db, task) =>
         {
+            if (guard is not null && await guard(db, task) is { Kind: not OutcomeKind.Ok } refused)
+            {
+                return refused;
+            }
             if (task.Status is WorkflowStatus.Publishing or WorkflowStatus.Published)
             {
                 if (!choice.IsEmpty)
@@ -137,11 +143,16 @@ public sealed partial class TaskActions
     /// avoid (added to the negative prompt). Otherwise the task ends as rejected and its candidates go
     /// to the trash, from which reopening the task brings them back.
     /// </summary>
-    public async Task<Outcome> RejectAsync(string taskId, string feedback, string? newPrompt, string actor, CancellationToken ct, bool regenerate = false)
+    public async Task<Outcome> RejectAsync(string taskId, string feedback, string? newPrompt, string actor, CancellationToken ct, bool regenerate = false,
+        Func<AppDbContext, ContentTask, Task<Outcome>>? guard = null)
     {
         var again = regenerate || !string.IsNullOrWhiteSpace(newPrompt);
         var outcome = await MutateAsync(taskId, async (db, task) =>
         {
+            if (guard is not null && await guard(db, task) is { Kind: not OutcomeKind.Ok } refused)
+            {
+                return refused;
+            }
             if (task.Status is not (WorkflowStatus.AwaitingApproval or WorkflowStatus.GeneratingImages or WorkflowStatus.Failed))
             {
                 return Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be rejected.");
