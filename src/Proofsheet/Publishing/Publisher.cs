@@ -128,8 +128,16 @@ public sealed class Publisher(
             {
                 return false;
             }
-            var candidate = await db.Images.SingleAsync(i => i.Id == task.SelectedImageId, ct);
+            var candidate = await db.Images.SingleOrDefaultAsync(i => i.Id == task.SelectedImageId, ct);
             var post = await db.Posts.SingleAsync(p => p.Id == task.PostId, ct);
+            if (candidate?.CdnUrl is null)
+            {
+                // Scheduled without a confirmed upload (not made by this code, but a hand-edited row could be):
+                // the publish step uploads it again and, its time having come, publishes.
+                db.MoveTo(task, WorkflowStatus.Publishing, TaskHistory.System, "the scheduled image was not uploaded; uploading it now");
+                await SaveIgnoringRaceAsync(db);
+                return false;
+            }
             candidateId = candidate.Id;
             // The image and its web copies went to the store at approval and are on the draft post already.
             var copies = post.SocialImageUrl is null ? null : new WebCopies(post.SocialImageUrl, post.FeaturedImageSrcset ?? "");
@@ -279,6 +287,18 @@ public sealed class Publisher(
             }
         }
         await AfterPublishAsync(taskId, candidateId);
+    }
+
+    private async Task SaveIgnoringRaceAsync(AppDbContext db)
+    {
+        try
+        {
+            await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Another node decided first.
+        }
     }
 
     private async Task AfterPublishAsync(string taskId, string candidateId)
