@@ -44,6 +44,11 @@ public sealed class PublishingOptions
     /// <summary>The public address of this app (e.g. <c>https://blog.example.com</c>) for media URLs;
     /// when empty the address the server listens on is used.</summary>
     public string? PublicBaseUrl { get; set; }
+    /// <summary>
+    /// How often every node looks for scheduled posts whose time has come; a post goes live at most
+    /// this long after its time (the claim is in the database, so with several nodes one of them does it).
+    /// </summary>
+    [Range(1, 3600)] public int SchedulePollSeconds { get; set; } = 30;
 }
 
 public enum DuplicateSlugPolicy

@@ -8,6 +8,7 @@ using Proofsheet.Hub;
 using Proofsheet.Images;
 using Proofsheet.Posts;
 using Proofsheet.Publishing;
+using Proofsheet.Review;
 using Proofsheet.Site;
 using Proofsheet.Tasks;
 using Proofsheet.Telemetry;
@@ -35,6 +36,7 @@ builder.AddWebhooks();
 builder.AddTasks();
 builder.AddPostCache();
 builder.AddHub();
+builder.AddReviewLinks();
 
 var app = builder.Build();
 app.Services.GetRequiredService<AppPaths>().EnsureCreated();
@@ -58,6 +60,7 @@ app.MapTasks();
 app.MapMedia();
 app.MapPosts();
 app.MapHub();
+app.MapReviewLinks();
 app.MapSite();
 
 app.Run();

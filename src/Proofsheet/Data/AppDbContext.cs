@@ -30,6 +30,7 @@ public class AppDbContext(DbContextOptions options) : DbContext(options), IDataP
     public DbSet<AppSetting> Settings => Set<AppSetting>();
     public DbSet<Node> Nodes => Set<Node>();
     public DbSet<RateCounter> RateCounters => Set<RateCounter>();
+    public DbSet<Review.ReviewLink> ReviewLinks => Set<Review.ReviewLink>();
     /// <summary>The Hub's cookie and antiforgery keys, shared by every node (ASP.NET Core Data Protection).</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 

@@ -149,11 +149,21 @@ public static partial class HubEndpoints
         {
             return await FailAsync(id, http, new FormFailure($"Keep the note under {InputLimits.Feedback:N0} characters.", 400), ct);
         }
+        DateTime? publishAt = null;
+        if (form["schedule"] == "1")
+        {
+            var (utc, error) = PickedTime(form, http.RequestServices.GetRequiredService<TimeProvider>());
+            if (utc is null)
+            {
+                return await FailAsync(id, http, new FormFailure(error!, 400), ct);
+            }
+            publishAt = utc;
+        }
         if (await SaveDraftAsync(id, form, actions, Actor(http.User), required: false, ct) is { } failed)
         {
             return await FailAsync(id, http, failed, ct);
         }
-        var outcome = await actions.ApproveAsync(id, new ImageChoice(imageId, null), feedback, Actor(http.User), ct);
+        var outcome = await actions.ApproveAsync(id, new ImageChoice(imageId, null), feedback, Actor(http.User), ct, publishAt);
         if (outcome.Kind == OutcomeKind.Ok)
         {
             await actions.WaitForPublishAsync(id, ct);

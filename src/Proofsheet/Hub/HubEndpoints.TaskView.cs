@@ -30,7 +30,7 @@ public static partial class HubEndpoints
 
     private static async Task<IResult> TaskPageAsync(
         string id, HttpContext http, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ImageOptions images,
-        string? notice, string? error, CancellationToken ct, int status = 200, TaskEdits? yours = null)
+        string? notice, string? error, CancellationToken ct, int status = 200, TaskEdits? yours = null, string? newLinkUrl = null)
     {
         var task = Ids.IsValid(id) ? await TaskEndpoints.LoadAsync(db, id, previews, stream, ct) : null;
         if (task is null)
@@ -38,8 +38,11 @@ public static partial class HubEndpoints
             return new RazorComponentResult<NotFoundPage>(new { Hub = HubContext.For(http, "tasks"), What = "task" }) { StatusCode = 404 };
         }
         var history = await db.TaskEvents.AsNoTracking().Where(e => e.TaskId == id).OrderByDescending(e => e.Id).Take(200).ToListAsync(ct);
+        var links = http.RequestServices.GetRequiredService<Review.ReviewLinks>();
         return new RazorComponentResult<TaskPage>(new
         {
+            ReviewLinks = (await links.ListAsync(id, ct)).Select(links.ToResponse).ToList(),
+            NewLinkUrl = newLinkUrl,
             Hub = HubContext.For(http, "tasks"),
             Task = task,
             History = history,

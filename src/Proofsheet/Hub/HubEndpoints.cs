@@ -89,13 +89,15 @@ public static partial class HubEndpoints
         hub.MapPost("/tasks/{id}/cancel", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.CancelAsync));
         // An action's address is never a page: a reload, a bookmark or a login's return to it lands on the task.
         MapDesk(hub);
-        foreach (var action in (string[])["edit", "select", "more", "approve", "reject", "retry", "cancel", "unpublish", "reopen"])
+        foreach (var action in (string[])["edit", "select", "more", "approve", "reject", "retry", "cancel", "unpublish", "reopen", "review-links", "schedule", "unschedule"])
         {
             hub.MapGet($"/tasks/{{id}}/{action}", (string id) => TypedResults.Redirect(Ids.IsValid(id) ? HubUrls.Task(id) : "/hub/tasks"));
         }
         hub.MapGet("/gallery", GalleryAsync);
         hub.MapGet("/posts", PostsAsync);
         hub.MapGet("/health", HealthAsync);
+        MapReviewLinkForms(hub);
+        MapScheduleForms(hub);
         hub.MapHubWebhooks();
         hub.MapHubImages();
         return app;

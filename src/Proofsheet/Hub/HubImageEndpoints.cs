@@ -37,10 +37,12 @@ public static class HubImageEndpoints
         string id, PreviewDerivative kind, AppDbContext db, PreviewDerivatives derivatives, HttpContext http, CancellationToken ct)
     {
         var image = Ids.IsValid(id) ? await db.Images.AsNoTracking().SingleOrDefaultAsync(i => i.Id == id, ct) : null;
-        if (image is null)
-        {
-            return TypedResults.NotFound();
-        }
+        return image is null ? TypedResults.NotFound() : await ServeDerivativeAsync(image, kind, derivatives, http, ct);
+    }
+
+    /// <summary>A thumbnail or large view of a candidate the caller has already found and is allowed to see.</summary>
+    internal static async Task<IResult> ServeDerivativeAsync(ImageCandidate image, PreviewDerivative kind, PreviewDerivatives derivatives, HttpContext http, CancellationToken ct)
+    {
         var etag = new Microsoft.Net.Http.Headers.EntityTagHeaderValue($"\"{image.Sha256[..32]}-{kind.ToString().ToLowerInvariant()}\"");
         if (http.Request.Headers.IfNoneMatch.ToString() == etag.Tag.ToString())
         {

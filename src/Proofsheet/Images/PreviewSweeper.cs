@@ -49,9 +49,9 @@ public sealed class PreviewSweeper(
         var deleted = 0;
         await using var db = await dbs.CreateDbContextAsync(ct);
 
-        // 1. Unapproved previews past retention, except an image being published right now.
+        // 1. Unapproved previews past retention, except an image being published right now or waiting for its time.
         var cutoff = now.AddDays(-opts.PreviewRetentionDays);
-        var publishing = db.Tasks.Where(t => t.Status == WorkflowStatus.Publishing).Select(t => t.SelectedImageId);
+        var publishing = db.Tasks.Where(t => t.Status == WorkflowStatus.Publishing || t.Status == WorkflowStatus.Scheduled).Select(t => t.SelectedImageId);
         var expired = await db.Images
             .Where(i => (i.Status == CandidateStatus.Preview || i.Status == CandidateStatus.Selected)
                 && i.GeneratedAt < cutoff && !publishing.Contains(i.Id))

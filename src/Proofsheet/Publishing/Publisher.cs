@@ -26,6 +26,7 @@ public sealed class Publisher(
     PublicUrls urls,
     PublishedPostsChanged postsChanged,
     IOptionsMonitor<StorageOptions> storage,
+    TimeProvider time,
     ILogger<Publisher> logger)
 {
     public async Task PublishAsync(string taskId, CancellationToken ct)
@@ -33,6 +34,7 @@ public sealed class Publisher(
         PublishedAsset asset;
         WebCopies? copies;
         string candidateId;
+        DateTime? publishAt;
         {
             await using var db = await dbs.CreateDbContextAsync(ct);
             var task = await db.Tasks.AsNoTracking().SingleAsync(t => t.Id == taskId, ct);
@@ -45,6 +47,7 @@ public sealed class Publisher(
             var post = await db.Posts.AsNoTracking().SingleOrDefaultAsync(p => p.Id == task.PostId, ct)
                 ?? throw new PublishingException("The task has no draft post.", retryable: false);
             candidateId = candidate.Id;
+            publishAt = task.PublishAt;
             var key = $"{post.Slug}-{candidate.Id[^12..]}";
 
             // Read once: the original is uploaded from these bytes and the derivatives are made from them.
@@ -65,6 +68,12 @@ public sealed class Publisher(
             copies = await MakeCopiesAsync(original, asset, candidate, key, ct);
         }
 
+        // A post approved for later waits with its image uploaded, so a failing store shows at approval, not at the time.
+        if (publishAt is { } at && at > time.GetUtcNow().UtcDateTime)
+        {
+            await ScheduleAsync(taskId, candidateId, asset, copies);
+            return;
+        }
         await CommitAsync(taskId, candidateId, asset, copies, ct);
     }
 
@@ -88,6 +97,84 @@ public sealed class Publisher(
         }
         original ??= await store.Store.ReadAsync(asset.Url, ct);
         return original is null ? null : await UploadCopiesAsync(original, candidate, key, ct);
+    }
+
+    /// <summary>Keeps the uploaded image on the (still draft) post and moves the task to <c>scheduled</c>.</summary>
+    private async Task ScheduleAsync(string taskId, string candidateId, PublishedAsset asset, WebCopies? copies)
+    {
+        while (true)
+        {
+            await using var db = await dbs.CreateDbContextAsync(CancellationToken.None);
+            var task = await db.Tasks.SingleAsync(t => t.Id == taskId, CancellationToken.None);
+            if (task.Status != WorkflowStatus.Publishing)
+            {
+                return;
+            }
+            var candidate = await db.Images.SingleAsync(i => i.Id == candidateId, CancellationToken.None);
+            var post = await db.Posts.SingleAsync(p => p.Id == task.PostId, CancellationToken.None);
+            candidate.CdnUrl = asset.Url;
+            SetImage(post, task, candidate, asset.Url, copies);
+            task.Error = null;
+            task.NextAttemptAt = null;
+            db.MoveTo(task, WorkflowStatus.Scheduled, TaskHistory.System, $"goes live at {task.PublishAt:yyyy-MM-dd HH:mm} UTC");
+            webhooks.AddTask(db, WebhookOutbox.TaskScheduled, task, urls);
+            try
+            {
+                await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
+                break;
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                logger.LogDebug("Task {TaskId} changed while scheduling; reading it again", taskId);
+            }
+        }
+        webhookSignal.Notify();
+        logger.LogInformation("Task {TaskId} scheduled", taskId);
+    }
+
+    /// <summary>
+    /// Puts a scheduled post live if its time has come. Every node may call this for the same task at
+    /// once: the task row's concurrency token lets exactly one commit, the others find it published.
+    /// </summary>
+    /// <returns>True when this call published the post.</returns>
+    public async Task<bool> GoLiveAsync(string taskId, CancellationToken ct)
+    {
+        string candidateId;
+        while (true)
+        {
+            await using var db = await dbs.CreateDbContextAsync(ct);
+            var task = await db.Tasks.SingleOrDefaultAsync(t => t.Id == taskId, ct);
+            if (task is null || task.Status != WorkflowStatus.Scheduled || task.PublishAt > time.GetUtcNow().UtcDateTime)
+            {
+                return false;
+            }
+            var candidate = await db.Images.SingleOrDefaultAsync(i => i.Id == task.SelectedImageId, ct);
+            var post = await db.Posts.SingleAsync(p => p.Id == task.PostId, ct);
+            if (candidate?.CdnUrl is null)
+            {
+                // Scheduled without a confirmed upload (not made by this code, but a hand-edited row could be):
+                // the publish step uploads it again and, its time having come, publishes.
+                db.MoveTo(task, WorkflowStatus.Publishing, TaskHistory.System, "the scheduled image was not uploaded; uploading it now");
+                await SaveIgnoringRaceAsync(db);
+                return false;
+            }
+            candidateId = candidate.Id;
+            // The image and its web copies went to the store at approval and are on the draft post already.
+            var copies = post.SocialImageUrl is null ? null
+                : new WebCopies(post.SocialImageUrl, post.FeaturedImageSrcset ?? "", post.FeaturedImageWidth ?? candidate.Width, post.FeaturedImageHeight ?? candidate.Height);
+            Publish(db, task, post, candidate, candidate.CdnUrl!, copies, $"{candidate.CdnUrl} (scheduled for {task.PublishAt:yyyy-MM-dd HH:mm} UTC)");
+            try
+            {
+                await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
+                break;
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+                // Another node (or a reschedule, a cancel) came first: decide again on what it left.
+            }
+        }
+        await AfterPublishAsync(taskId, candidateId);
+        return true;
     }
 
     /// <summary>
@@ -206,32 +293,7 @@ public sealed class Publisher(
             }
             var candidate = await db.Images.SingleAsync(i => i.Id == candidateId, CancellationToken.None);
             var post = await db.Posts.SingleAsync(p => p.Id == task.PostId, CancellationToken.None);
-            var now = DateTime.UtcNow;
-
-            post.Title = task.Title ?? post.Title;
-            post.Excerpt = task.Excerpt;
-            post.Content = task.Content;
-            post.MetaDescription = task.MetaDescription;
-            post.FeaturedImageUrl = asset.Url;
-            post.SocialImageUrl = copies?.SocialImageUrl;
-            post.FeaturedImageSrcset = copies?.Srcset;
-            // The page shows the hero crop: its size reserves the space (the original's when there is none).
-            post.FeaturedImageWidth = copies?.HeroWidth ?? (candidate.Width > 0 ? candidate.Width : null);
-            post.FeaturedImageHeight = copies?.HeroHeight ?? (candidate.Height > 0 ? candidate.Height : null);
-            post.FeaturedImageAlt = task.ImageAlt;
-            post.FeaturedImageCredit = candidate.AttributionName;
-            post.FeaturedImageCreditUrl = candidate.AttributionUrl;
-            post.Status = PostStatus.Published;
-            post.PublishedAt ??= now;
-            post.TaskId = task.Id;
-
-            candidate.Status = CandidateStatus.Published;
-            candidate.CdnUrl = asset.Url;
-            task.Error = null;
-            task.NextAttemptAt = null;
-            db.MoveTo(task, WorkflowStatus.Published, TaskHistory.System, asset.Url);
-            // Delivered after, and only if, this transaction commits.
-            webhooks.Add(db, new WebhookPost(post.Id, post.Slug, post.Title, urls.Absolute($"/posts/{post.Slug}"), post.FeaturedImageUrl));
+            Publish(db, task, post, candidate, asset.Url, copies, asset.Url);
             try
             {
                 await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
@@ -242,10 +304,61 @@ public sealed class Publisher(
                 logger.LogDebug("Task {TaskId} changed while publishing; reading it again", taskId);
             }
         }
+        await AfterPublishAsync(taskId, candidateId);
+    }
+
+    private async Task SaveIgnoringRaceAsync(AppDbContext db)
+    {
+        try
+        {
+            await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            // Another node decided first.
+        }
+    }
+
+    private async Task AfterPublishAsync(string taskId, string candidateId)
+    {
         await postsChanged.AnnounceAsync();
         webhookSignal.Notify();
         logger.LogInformation("Task {TaskId} published", taskId);
         await CleanUpPreviewAsync(candidateId);
+    }
+
+    private static void SetImage(Post post, ContentTask task, ImageCandidate candidate, string url, WebCopies? copies)
+    {
+        post.FeaturedImageUrl = url;
+        post.SocialImageUrl = copies?.SocialImageUrl;
+        post.FeaturedImageSrcset = copies?.Srcset;
+        // The page shows the hero crop: its size reserves the space (the original's when there is none).
+        post.FeaturedImageWidth = copies?.HeroWidth ?? (candidate.Width > 0 ? candidate.Width : null);
+        post.FeaturedImageHeight = copies?.HeroHeight ?? (candidate.Height > 0 ? candidate.Height : null);
+        post.FeaturedImageAlt = task.ImageAlt;
+        post.FeaturedImageCredit = candidate.AttributionName;
+        post.FeaturedImageCreditUrl = candidate.AttributionUrl;
+    }
+
+    /// <summary>The publish itself, in the caller's unit of work: post, image and task published, webhooks queued.</summary>
+    private void Publish(AppDbContext db, ContentTask task, Post post, ImageCandidate candidate, string url, WebCopies? copies, string detail)
+    {
+        post.Title = task.Title ?? post.Title;
+        post.Excerpt = task.Excerpt;
+        post.Content = task.Content;
+        post.MetaDescription = task.MetaDescription;
+        SetImage(post, task, candidate, url, copies);
+        post.Status = PostStatus.Published;
+        post.PublishedAt ??= DateTime.UtcNow;
+        post.TaskId = task.Id;
+
+        candidate.Status = CandidateStatus.Published;
+        candidate.CdnUrl = url;
+        task.Error = null;
+        task.NextAttemptAt = null;
+        db.MoveTo(task, WorkflowStatus.Published, TaskHistory.System, detail);
+        // Delivered after, and only if, this transaction commits.
+        webhooks.Add(db, new WebhookPost(post.Id, post.Slug, post.Title, urls.Absolute($"/posts/{post.Slug}"), post.FeaturedImageUrl));
     }
 
     private async Task CleanUpPreviewAsync(string candidateId)

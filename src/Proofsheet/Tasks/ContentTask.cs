@@ -7,6 +7,8 @@ public enum WorkflowStatus
     GeneratingImages,
     AwaitingApproval,
     Publishing,
+    /// <summary>Approved with a time to go live: the image is uploaded, the post waits for the time.</summary>
+    Scheduled,
     Published,
     Rejected,
     Cancelled,
@@ -31,6 +33,7 @@ public static class WorkflowStatuses
         WorkflowStatus.GeneratingImages => "generating_images",
         WorkflowStatus.AwaitingApproval => "awaiting_approval",
         WorkflowStatus.Publishing => "publishing",
+        WorkflowStatus.Scheduled => "scheduled",
         WorkflowStatus.Published => "published",
         WorkflowStatus.Rejected => "rejected",
         WorkflowStatus.Cancelled => "cancelled",
@@ -104,6 +107,9 @@ public sealed class ContentTask : IHasId
     public int Round { get; set; } = 1;
     /// <summary>What the reviewer's feedback asked to avoid, added to the backend's negative prompt.</summary>
     public string? NegativeHint { get; set; }
+
+    /// <summary>When an approved post goes live (UTC); null: as soon as its image is uploaded.</summary>
+    public DateTime? PublishAt { get; set; }
 
     public string? ApprovedBy { get; set; }
     public DateTime? ApprovedAt { get; set; }

@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Posts;
+using Proofsheet.Webhooks;
 
 namespace Proofsheet.Tasks;
 
@@ -111,10 +112,12 @@ public sealed partial class TaskActions
             task.ApprovedBy = null;
             db.Record(task, "unpublished", actor, $"/posts/{post.Slug}");
             db.MoveTo(task, WorkflowStatus.AwaitingApproval, actor, "unpublished");
+            webhooks.AddPost(db, WebhookOutbox.PostUnpublished, new WebhookPost(post.Id, post.Slug, post.Title, urls.Absolute($"/posts/{post.Slug}"), post.FeaturedImageUrl));
             return Outcome.Done;
         }, ct);
         if (outcome.Kind == OutcomeKind.Ok)
         {
+            webhookSignal.Notify();
             await postsChanged.AnnounceAsync();
             await publishedCopies.DeleteAsync(copies, CancellationToken.None);
         }

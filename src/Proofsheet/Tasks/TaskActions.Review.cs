@@ -28,11 +28,18 @@ public sealed partial class TaskActions
         }, ct);
 
     /// <summary>Approves once: a second approval of the same image, or a concurrent one, finds the task already publishing.</summary>
-    public async Task<Outcome> ApproveAsync(string taskId, ImageChoice choice, string? feedback, string actor, CancellationToken ct)
+    /// <param name="publishAt">When the post goes live (UTC, already checked to be in the future); null: at once.</param>
+    /// <param name="guard">Checked first in the same unit of work, and saved with the approval (a review link marking itself used).</param>
+    public async Task<Outcome> ApproveAsync(string taskId, ImageChoice choice, string? feedback, string actor, CancellationToken ct, DateTime? publishAt = null,
+        Func<AppDbContext, ContentTask, Task<Outcome>>? guard = null)
     {
         (int Candidates, DateTime? AwaitingSince) measured = default;
         var outcome = await MutateAsync(taskId, async (db, task) =>
         {
+            if (guard is not null && await guard(db, task) is { Kind: not OutcomeKind.Ok } refused)
+            {
+                return refused;
+            }
             if (task.Status is WorkflowStatus.Publishing or WorkflowStatus.Published)
             {
                 if (!choice.IsEmpty)
@@ -47,9 +54,12 @@ public sealed partial class TaskActions
             }
             if (task.Status != WorkflowStatus.AwaitingApproval)
             {
-                return Outcome.Conflict(task.Status == WorkflowStatus.GeneratingImages
-                    ? "Images are still being generated; approve when they are ready."
-                    : $"A task that is {task.Status.ToWire()} cannot be approved.");
+                return Outcome.Conflict(task.Status switch
+                {
+                    WorkflowStatus.GeneratingImages => "Images are still being generated; approve when they are ready.",
+                    WorkflowStatus.Scheduled => "This task is already approved and scheduled; change its time or cancel the schedule instead.",
+                    _ => $"A task that is {task.Status.ToWire()} cannot be approved.",
+                });
             }
             var effective = choice.IsEmpty && task.SelectedImageId is not null ? new ImageChoice(task.SelectedImageId, null) : choice;
             if (effective.IsEmpty)
@@ -73,10 +83,12 @@ public sealed partial class TaskActions
             await MarkSelectedAsync(db, task, candidate, ct);
             task.ApprovedBy = actor;
             task.ApprovedAt = DateTime.UtcNow;
+            task.PublishAt = publishAt;
             task.Attempts = 0;
             task.Error = null;
             task.NextAttemptAt = null;
-            db.Record(task, "approved", actor, string.IsNullOrWhiteSpace(feedback) ? $"Image {candidate.Variation}" : $"Image {candidate.Variation}: {feedback}");
+            var when = publishAt is { } at ? $" to go live at {at:yyyy-MM-dd HH:mm} UTC" : "";
+            db.Record(task, "approved", actor, string.IsNullOrWhiteSpace(feedback) ? $"Image {candidate.Variation}{when}" : $"Image {candidate.Variation}{when}: {feedback}");
             db.MoveTo(task, WorkflowStatus.Publishing, actor);
             return Outcome.Done;
         }, ct);
@@ -131,11 +143,16 @@ public sealed partial class TaskActions
     /// avoid (added to the negative prompt). Otherwise the task ends as rejected and its candidates go
     /// to the trash, from which reopening the task brings them back.
     /// </summary>
-    public async Task<Outcome> RejectAsync(string taskId, string feedback, string? newPrompt, string actor, CancellationToken ct, bool regenerate = false)
+    public async Task<Outcome> RejectAsync(string taskId, string feedback, string? newPrompt, string actor, CancellationToken ct, bool regenerate = false,
+        Func<AppDbContext, ContentTask, Task<Outcome>>? guard = null)
     {
         var again = regenerate || !string.IsNullOrWhiteSpace(newPrompt);
         var outcome = await MutateAsync(taskId, async (db, task) =>
         {
+            if (guard is not null && await guard(db, task) is { Kind: not OutcomeKind.Ok } refused)
+            {
+                return refused;
+            }
             if (task.Status is not (WorkflowStatus.AwaitingApproval or WorkflowStatus.GeneratingImages or WorkflowStatus.Failed))
             {
                 return Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be rejected.");

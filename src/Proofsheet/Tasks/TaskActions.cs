@@ -3,6 +3,8 @@ using Microsoft.Extensions.Options;
 using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Posts;
+using Proofsheet.Publishing;
+using Proofsheet.Webhooks;
 
 namespace Proofsheet.Tasks;
 
@@ -19,7 +21,10 @@ public sealed partial class TaskActions(
     IOptionsMonitor<ImageOptions> imageOptions,
     IOptionsMonitor<PipelineOptions> pipelineOptions,
     PublishedPostsChanged postsChanged,
-    Publishing.PublishedCopies publishedCopies)
+    Publishing.PublishedCopies publishedCopies,
+    WebhookOutbox webhooks,
+    WebhookSignal webhookSignal,
+    PublicUrls urls)
 {
     private static readonly WorkflowStatus[] Reviewable = [WorkflowStatus.AwaitingApproval, WorkflowStatus.GeneratingImages];
 
@@ -59,7 +64,7 @@ public sealed partial class TaskActions(
             {
                 return new Outcome(OutcomeKind.Conflict, "Someone else saved this draft while you were editing it.", DraftStamp.StaleField);
             }
-            if (task.Status is not (WorkflowStatus.GeneratingImages or WorkflowStatus.AwaitingApproval or WorkflowStatus.Failed or WorkflowStatus.Published))
+            if (task.Status is not (WorkflowStatus.GeneratingImages or WorkflowStatus.AwaitingApproval or WorkflowStatus.Failed or WorkflowStatus.Scheduled or WorkflowStatus.Published))
             {
                 return Outcome.Conflict($"A task that is {task.Status.ToWire()} cannot be edited; edits are possible once the draft is written, and on the live post once it is published.");
             }

@@ -20,7 +20,10 @@ public sealed record EditTaskRequest(string? Title = null, string? Excerpt = nul
 
 public sealed record SelectRequest(int? Index = null, string? ImageId = null);
 
-public sealed record ApproveRequest(int? Index = null, string? ImageId = null, string? Feedback = null);
+/// <param name="PublishAt">When the post goes live: an ISO 8601 time with its offset (<c>2026-12-24T09:00:00Z</c>); omitted, at once.</param>
+public sealed record ApproveRequest(int? Index = null, string? ImageId = null, string? Feedback = null, string? PublishAt = null);
+
+public sealed record ScheduleRequest(string? PublishAt);
 
 public sealed record RejectRequest(string? Feedback, string? NewPrompt = null, bool? Regenerate = null);
 
@@ -56,8 +59,14 @@ public static class TaskEndpoints
             .WithName("selectImage").WithSummary("Pick the featured image (without publishing)");
         api.MapPost("/{id}/approve", ApproveAsync).Checked().TouchesPreviews().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>().Produces<TaskResponse>(StatusCodes.Status202Accepted)
-            .WithName("approveTask").WithSummary("Approve and publish")
-            .WithDescription("200 when the post is published, 202 while the image upload is still under way.");
+            .WithName("approveTask").WithSummary("Approve and publish, now or at publish_at")
+            .WithDescription("200 when the post is published (or, with publish_at, scheduled: its image uploaded), 202 while the image upload is still under way.");
+        api.MapPut("/{id}/schedule", RescheduleAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("rescheduleTask").WithSummary("Change when a scheduled post goes live");
+        api.MapDelete("/{id}/schedule", UnscheduleAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("unscheduleTask").WithSummary("Cancel a schedule: the task is an unpublished draft awaiting approval again, its chosen image kept");
         api.MapPost("/{id}/reject", RejectAsync).Limited().Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
             .WithName("rejectTask").WithSummary("Reject: with regenerate or new_prompt a new round of images, otherwise the task");
@@ -266,26 +275,41 @@ public static class TaskEndpoints
     }
 
     private static async Task<IResult> ApproveAsync(
-        string id, ApproveRequest? request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+        string id, ApproveRequest? request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, TimeProvider time, ClaimsPrincipal user, CancellationToken ct)
     {
-        request ??= new ApproveRequest(null, null, null);
+        request ??= new ApproveRequest();
         var checks = ChoiceChecks(request.Index, request.ImageId, required: false).Text("feedback", request.Feedback, 0, InputLimits.Feedback);
+        var publishAt = PublishTime.Check(checks, request.PublishAt, time, required: false);
         if (!checks.Ok)
         {
             return checks.Problem();
         }
-        return await Approve(id, new ImageChoice(request.ImageId, request.Index), request.Feedback, actions, db, previews, stream, user, ct);
+        return await Approve(id, new ImageChoice(request.ImageId, request.Index), request.Feedback, actions, db, previews, stream, user, ct, publishAt);
     }
+
+    private static Task<IResult> RescheduleAsync(
+        string id, ScheduleRequest request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, TimeProvider time, ClaimsPrincipal user, CancellationToken ct)
+    {
+        var checks = new Checks();
+        var publishAt = PublishTime.Check(checks, request.PublishAt, time, required: true);
+        return checks.Ok
+            ? Act(id, db, previews, stream, () => actions.RescheduleAsync(id, publishAt!.Value, ActorOf(user), ct), ct)
+            : Task.FromResult<IResult>(checks.Problem());
+    }
+
+    private static Task<IResult> UnscheduleAsync(string id, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct) =>
+        Act(id, db, previews, stream, () => actions.UnscheduleAsync(id, ActorOf(user), ct), ct);
 
     /// <summary>Approves, waits briefly for the publish, and answers 200 when it is done or 202 while it is still under way.</summary>
     internal static async Task<IResult> Approve(
-        string id, ImageChoice choice, string? feedback, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+        string id, ImageChoice choice, string? feedback, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct,
+        DateTime? publishAt = null)
     {
         if (!Ids.IsValid(id))
         {
             return Problems.NotFound($"There is no task {Shorten(id)}.");
         }
-        var outcome = await actions.ApproveAsync(id, choice, feedback, ActorOf(user), ct);
+        var outcome = await actions.ApproveAsync(id, choice, feedback, ActorOf(user), ct, publishAt);
         if (outcome.Kind != OutcomeKind.Ok)
         {
             return Problems.From(outcome);
@@ -337,52 +361,5 @@ public static class TaskEndpoints
     {
         var clean = new string(value.Where(c => !char.IsControl(c)).Take(40).ToArray());
         return value.Length > 40 ? clean + "…" : clean;
-    }
-}
-
-/// <summary>A row with a time-ordered id (see <see cref="Ids"/>), so newest first is highest id first.</summary>
-public interface IHasId
-{
-    string Id { get; }
-}
-
-/// <summary>Opaque paging cursors: the last id of a page, base64url-encoded.</summary>
-public static class Cursor
-{
-    public static bool IsValid(string? cursor) => cursor is null || TryDecode(cursor, out _);
-
-    /// <summary>One page, newest first, after <paramref name="cursor"/> (already validated with <see cref="IsValid"/>).</summary>
-    public static async Task<(List<T> Items, string? Next)> NewestFirstAsync<T>(IQueryable<T> query, string? cursor, int take, CancellationToken ct)
-        where T : class, IHasId
-    {
-        if (cursor is not null && TryDecode(cursor, out var after))
-        {
-#pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
-            query = query.Where(e => string.Compare(e.Id, after) < 0);
-#pragma warning restore CA1309
-        }
-        var page = await query.OrderByDescending(e => e.Id).Take(take + 1).ToListAsync(ct);
-        var items = page.Take(take).ToList();
-        return (items, page.Count > take ? Encode(items[^1].Id) : null);
-    }
-
-    public static string Encode(string id) => Convert.ToBase64String(Encoding.UTF8.GetBytes(id)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
-
-    public static bool TryDecode(string cursor, out string id)
-    {
-        id = "";
-        if (cursor.Length is 0 or > 100)
-        {
-            return false;
-        }
-        var b64 = cursor.Replace('-', '+').Replace('_', '/');
-        b64 = b64.PadRight(b64.Length + (4 - b64.Length % 4) % 4, '=');
-        var buffer = new byte[b64.Length];
-        if (!Convert.TryFromBase64String(b64, buffer, out var written))
-        {
-            return false;
-        }
-        id = Encoding.UTF8.GetString(buffer, 0, written);
-        return Ids.IsValid(id);
     }
 }

@@ -6,6 +6,7 @@ using Proofsheet.Images;
 using Proofsheet.Posts;
 using Proofsheet.Publishing;
 using Proofsheet.Telemetry;
+using Proofsheet.Webhooks;
 using Proofsheet.Writing;
 
 namespace Proofsheet.Tasks;
@@ -22,6 +23,9 @@ public sealed class TaskPipeline(
     CandidateGenerator candidates,
     Publisher publisher,
     TaskEventStream stream,
+    WebhookOutbox webhooks,
+    WebhookSignal webhookSignal,
+    PublicUrls urls,
     IOptionsMonitor<PipelineOptions> options,
     ILogger<TaskPipeline> logger)
 {
@@ -181,9 +185,11 @@ public sealed class TaskPipeline(
             current.Attempts = 0;
             current.Error = null;
             db.MoveTo(current, WorkflowStatus.AwaitingApproval, TaskHistory.System);
+            webhooks.AddTask(db, WebhookOutbox.TaskAwaitingApproval, current, urls);
             try
             {
                 await db.SaveAndAnnounceAsync(stream, ct);
+                webhookSignal.Notify();
                 return;
             }
             catch (DbUpdateConcurrencyException)
@@ -233,6 +239,7 @@ public sealed class TaskPipeline(
                 task.FailedStatus = stage;
                 task.NextAttemptAt = null;
                 db.MoveTo(task, WorkflowStatus.Failed, TaskHistory.System, task.Error);
+                webhooks.AddTask(db, WebhookOutbox.TaskFailed, task, urls);
             }
             else
             {
@@ -243,6 +250,7 @@ public sealed class TaskPipeline(
             try
             {
                 await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
+                webhookSignal.Notify();
                 return;
             }
             catch (DbUpdateConcurrencyException)

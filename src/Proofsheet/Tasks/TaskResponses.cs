@@ -25,7 +25,7 @@ public sealed record TaskResponse(
     string Id, string Topic, string? Tone, string? Audience, int TargetWords, int NumVariations, string? ImageSource,
     string Status, string? Title, string? Slug, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt,
     string? MetaDescription, string? Keywords, string? PostId, string? Error, int Attempts, DateTime? NextAttemptAt,
-    string? FailedStatus, DateTime CreatedAt, DateTime UpdatedAt, TaskMetadata Metadata);
+    string? FailedStatus, DateTime CreatedAt, DateTime UpdatedAt, DateTime? PublishAt, TaskMetadata Metadata);
 
 public sealed record TaskEventResponse(long Id, DateTime At, string Actor, string Kind, string? FromStatus, string? ToStatus, string? Detail, string? Node);
 
@@ -55,6 +55,7 @@ public static class TaskResponseMapping
             t.Id, t.Topic, t.Tone, t.Audience, t.TargetWords, t.NumVariations, t.ImageSource,
             t.Status.ToWire(), t.Title, t.Slug, t.Excerpt, t.Content, t.ImagePrompt, t.ImageAlt, t.MetaDescription, t.Keywords,
             t.PostId, t.Error, t.Attempts, t.NextAttemptAt, t.FailedStatus?.ToWire(), t.CreatedAt, t.UpdatedAt,
+            t.Status is WorkflowStatus.Publishing or WorkflowStatus.Scheduled or WorkflowStatus.Published ? t.PublishAt : null,
             new TaskMetadata(
                 FeaturedImageUrl: post?.Status == PostStatus.Published && post.TaskId == t.Id ? post.FeaturedImageUrl : null,
                 LocalPreviewPath: shown is { FileDeleted: false } ? previews.LocalPathOf(shown.FileName) : null,

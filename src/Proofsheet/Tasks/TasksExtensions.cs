@@ -21,6 +21,8 @@ public static class TasksExtensions
         builder.Services.AddSingleton<TaskPipeline>();
         builder.Services.AddSingleton<TaskActions>();
         builder.Services.AddHostedService<TaskWorker>();
+        builder.Services.AddSingleton<ScheduledPublisher>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ScheduledPublisher>());
         builder.Services.AddSingleton<PreviewSweeper>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<PreviewSweeper>());
         return builder;

@@ -5,8 +5,13 @@ namespace Proofsheet.Webhooks;
 public sealed class WebhookOptions
 {
     public const string Section = "Webhooks";
-    /// <summary>Comma-separated receivers of <c>post.published</c>.</summary>
+    /// <summary>Comma-separated receivers of the events below.</summary>
     public string? Urls { get; set; }
+    /// <summary>
+    /// Comma-separated events sent to every receiver; empty means all of them: <c>task.awaiting_approval</c>,
+    /// <c>task.failed</c>, <c>task.scheduled</c>, <c>post.published</c>, <c>post.unpublished</c>.
+    /// </summary>
+    public string? Events { get; set; }
     /// <summary>The HMAC-SHA256 key of <c>X-Proofsheet-Signature</c>; required when <see cref="Urls"/> is set.</summary>
     public string? Secret { get; set; }
     /// <summary>How long one delivery attempt may take.</summary>
@@ -20,6 +25,11 @@ public sealed class WebhookOptions
     [Range(1, 64)] public int MaxConcurrency { get; set; } = 4;
     /// <summary>Delivered rows older than this many days are deleted; dead ones are kept until redelivered.</summary>
     [Range(1, 36500)] public int RetentionDays { get; set; } = 30;
+
+    public IReadOnlyList<string> EventList =>
+        string.IsNullOrWhiteSpace(Events)
+            ? WebhookOutbox.AllEvents
+            : Events.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
 
     public IReadOnlyList<string> UrlList =>
         (Urls ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();

@@ -287,3 +287,28 @@
     }
   });
 })();
+
+// A scheduled time is picked in the reader's own zone: send that zone's offset (east of UTC, in
+// minutes) for the chosen date, so daylight saving on that day is right; the server stores UTC.
+(() => {
+  document.addEventListener("submit", (event) => {
+    const form = event.target;
+    const local = form.querySelector?.("input.publish-at");
+    const offset = form.querySelector?.("input.tz-offset");
+    if (!local || !offset || !local.value) return;
+    const when = new Date(local.value);
+    if (!Number.isNaN(when.getTime())) offset.value = String(-when.getTimezoneOffset());
+  }, true);
+  // Times shown in UTC by the server, shown again in the reader's zone (also in parts htmx redraws).
+  const localize = () => {
+    for (const el of document.querySelectorAll("time.local-time[datetime]:not([data-localized])")) {
+      const when = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(when.getTime())) continue;
+      el.title = el.textContent;
+      el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) + " (your time)";
+      el.dataset.localized = "";
+    }
+  };
+  localize();
+  document.addEventListener("htmx:afterSettle", localize);
+})();

@@ -241,7 +241,7 @@ public sealed partial class CrashTests(ITestOutputHelper output)
         var published = posts.Where(p => p.Status == PostStatus.Published).ToList();
         foreach (var post in published)
         {
-            var events = outbox.Count(d => d.Payload.Contains(post.Id, StringComparison.Ordinal));
+            var events = outbox.Count(d => d.Event == "post.published" && d.Payload.Contains(post.Id, StringComparison.Ordinal));
             if (events != 1)
             {
                 problems.Add($"post {post.Slug} has {events} post.published events");

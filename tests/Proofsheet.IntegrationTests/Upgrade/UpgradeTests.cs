@@ -34,6 +34,8 @@ public sealed class UpgradeTests
         ("20261201000200_ReviewDesk", ReviewDeskAsync),
         ("20261201000300_CandidateModel", CandidateModelAsync),
         ("20261201000600_WebImages", WebImagesAsync),
+        ("20261202000200_ScheduledPublishing", ScheduledPublishingAsync),
+        ("20261202000201_ReviewLinks", ReviewLinksAsync),
     ];
 
     /// <summary>Leases, node heartbeats, shared counters, the key ring, the node on task events.</summary>
@@ -88,6 +90,22 @@ public sealed class UpgradeTests
         var approved = await db.Posts.Where(p => p.TaskId == u.Task("awaiting_approval")).SingleAsync();
         Assert.EndsWith("-social.jpg", approved.SocialImageUrl, StringComparison.Ordinal);
         Assert.Equal("image/jpeg", (await api.GetAsync(new Uri(approved.SocialImageUrl!).AbsolutePath)).Content.Headers.ContentType!.MediaType);
+    }
+
+    /// <summary>The old release published at once: none of its tasks has a time to go live, and none is scheduled.</summary>
+    private static async Task ScheduledPublishingAsync(Upgraded u)
+    {
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        var oldTasks = u.Before["tasks"];
+        Assert.All(await db.Tasks.Where(t => oldTasks.Contains(t.Id)).Select(t => t.PublishAt).ToListAsync(), Assert.Null);
+        Assert.Empty(await db.Tasks.Where(t => t.Status == Proofsheet.Tasks.WorkflowStatus.Scheduled).Select(t => t.Id).ToListAsync());
+    }
+
+    /// <summary>No review link existed before; the table is there and empty.</summary>
+    private static async Task ReviewLinksAsync(Upgraded u)
+    {
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        Assert.Empty(await db.ReviewLinks.ToListAsync());
     }
 
     private static readonly string FixtureRoot = Path.Combine(AppContext.BaseDirectory, "Upgrade", "Fixtures");

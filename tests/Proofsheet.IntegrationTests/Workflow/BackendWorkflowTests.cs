@@ -329,6 +329,8 @@ public abstract class BackendWorkflowTests(TestDatabase database)
         {
             ["Webhooks:Urls"] = receiver.BaseUrl + "/hook",
             ["Webhooks:Secret"] = secret,
+            // Only this event: the task.* events have their own test.
+            ["Webhooks:Events"] = "post.published",
             ["Webhooks:RetryBaseDelay"] = "00:00:00.100",
             ["Webhooks:RetryMaxDelay"] = "00:00:00.500",
             ["Webhooks:PollInterval"] = "00:00:00.200",
