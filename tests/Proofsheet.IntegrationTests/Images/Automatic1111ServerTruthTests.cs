@@ -168,4 +168,22 @@ public sealed class Automatic1111ServerTruthTests
 
         Assert.Equal("http://gpu-1:7860 " + expected, Automatic1111Client.DescribeError(server, 404, body));
     }
+
+    [Fact]
+    public async Task Live_previews_are_passed_on_while_the_batch_denoises()
+    {
+        await using var a1111 = await Automatic1111StandIn.StartAsync();
+        a1111.LivePreviews = true;
+        a1111.Delay = TimeSpan.FromMilliseconds(200);
+        a1111.HoldUntilProgressPolls = 3;
+        await using var app = ImagesHost.Build(Config(a1111.BaseUrl));
+        var progress = new RecordingProgress();
+
+        await app.Generator<Automatic1111Generator>().GenerateAsync(Request(2), progress, CancellationToken.None);
+
+        var previews = progress.Reports.Where(r => r.Preview is not null).ToList();
+        Assert.NotEmpty(previews);
+        Assert.All(previews, r => Assert.Equal("image/png", r.Preview!.ContentType));
+        Assert.All(previews, r => Assert.NotNull(ImageSniffer.Sniff(r.Preview!.Data)));
+    }
 }
