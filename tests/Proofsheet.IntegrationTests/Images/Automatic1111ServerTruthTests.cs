@@ -67,6 +67,8 @@ public sealed class Automatic1111ServerTruthTests
         // The server's options still name the loaded model; readiness says what the last job used.
         Assert.Equal("ready, model sd_xl_base_1.0.safetensors [31e35c80fc] loaded (no job yet)", before.Data[a1111.BaseUrl]);
         Assert.Equal("ready, last job rendered with juggernautXL_v9 [c9e3e68f89]", after.Data[a1111.BaseUrl]);
+        // The health page shows the description, so the model is in it too.
+        Assert.Equal($"1 of 1 AUTOMATIC1111 server(s) ready. {a1111.BaseUrl}: ready, last job rendered with juggernautXL_v9 [c9e3e68f89].", after.Description);
     }
 
     [Fact]
