@@ -122,6 +122,13 @@ public static partial class HubEndpoints
             {
                 yield return await ProgressItemAsync(renderer, progress);
             }
+            else if (message.Data is LivePreview preview)
+            {
+                var html = await renderer.Dispatcher.InvokeAsync(async () =>
+                    (await renderer.RenderComponentAsync<LivePreviewImage>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Preview"] = preview })))
+                    .ToHtmlString());
+                yield return new SseItem<string>(html, "preview");
+            }
             else if (message.Data is DraftText draft)
             {
                 var html = await renderer.Dispatcher.InvokeAsync(async () =>

@@ -228,9 +228,15 @@ public sealed class ComfyUIGenerator(
             }
             var bytes = message.ToArray();
             message.SetLength(0);
-            // Binary frames are previews; only the JSON events matter here.
+            // Binary frames are live previews while a prompt samples (the socket is ours alone, by client id):
+            // a 4-byte big-endian event type (1 = preview image), a 4-byte image type (1 = JPEG, 2 = PNG), the image.
             if (result.MessageType != WebSocketMessageType.Text)
             {
+                if (started.Value && bytes.Length > 8 && System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes) == 1
+                    && ImageSniffer.Sniff(bytes.AsSpan(8)) is { } sniffed)
+                {
+                    tracker.Preview(share, new LivePreview(bytes[8..], sniffed.ContentType));
+                }
                 continue;
             }
             using var doc = BackendHttp.TryParse(Encoding.UTF8.GetString(bytes));

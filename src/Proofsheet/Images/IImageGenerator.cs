@@ -33,7 +33,13 @@ public sealed record GeneratedImage(byte[] Data, string ContentType, int Width, 
     public string? Note { get; init; }
 }
 
-public readonly record struct GenerationProgress(int Done, int Total, string? Step = null);
+public readonly record struct GenerationProgress(int Done, int Total, string? Step = null)
+{
+    /// <summary>A live preview of the image being denoised (PNG or JPEG bytes), when the server sends one.</summary>
+    public LivePreview? Preview { get; init; }
+}
+
+public sealed record LivePreview(byte[] Data, string ContentType);
 
 /// <summary>An image backend. One call may return several images (a batch); the caller stores them.</summary>
 public interface IImageGenerator

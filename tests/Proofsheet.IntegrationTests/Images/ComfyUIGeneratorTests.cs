@@ -58,6 +58,21 @@ public sealed class ComfyUIGeneratorTests
     }
 
     [Fact]
+    public async Task Binary_preview_frames_become_live_previews()
+    {
+        await using var comfy = await ComfyUIStandIn.StartAsync();
+        comfy.LivePreviews = true;
+        await using var app = ImagesHost.Build(Config(comfy.BaseUrl));
+        var progress = new RecordingProgress();
+
+        await app.Generator<ComfyUIGenerator>().GenerateAsync(Request(1), progress, CancellationToken.None);
+
+        var previews = progress.Reports.Where(r => r.Preview is not null).ToList();
+        Assert.Equal(8, previews.Count);
+        Assert.All(previews, r => Assert.Equal("image/png", r.Preview!.ContentType));
+    }
+
+    [Fact]
     public async Task Any_image_of_a_request_renders_again_alone_from_its_seed()
     {
         await using var comfy = await ComfyUIStandIn.StartAsync();

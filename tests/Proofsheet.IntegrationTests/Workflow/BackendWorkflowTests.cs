@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Proofsheet.IntegrationTests.Images;
 using Proofsheet.IntegrationTests.Infrastructure;
 using Proofsheet.IntegrationTests.Publishing;
@@ -231,6 +232,36 @@ public abstract class BackendWorkflowTests(TestDatabase database)
             Assert.DoesNotContain("not-the-secret-123", text, StringComparison.Ordinal);
             app.DeleteFolder();
         }
+    }
+
+    [Fact]
+    public async Task A_servers_live_preview_reaches_the_tasks_event_stream()
+    {
+        await using var a1111 = await Automatic1111StandIn.StartAsync();
+        a1111.LivePreviews = true;
+        a1111.HoldUntilProgressPolls = 5;
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "automatic1111",
+            ["Images:Automatic1111:BaseUrls"] = a1111.BaseUrl,
+            ["Images:Automatic1111:ProgressInterval"] = "00:00:00.100",
+        });
+        var started = a1111.JobStarted.Task;
+        var id = (await app.CreateTaskAsync("Write about Live Previews", 1)).GetProperty("id").GetString()!;
+        await started;
+        using var subscription = app.Services.GetRequiredService<Proofsheet.Tasks.TaskEventStream>().Subscribe(id);
+
+        Proofsheet.Tasks.TaskStreamMessage message;
+        do
+        {
+            message = await subscription.Reader.ReadAsync();
+        }
+        while (message.Type != "preview");
+
+        var preview = Assert.IsType<Proofsheet.Images.LivePreview>(message.Data);
+        Assert.Equal("image/png", preview.ContentType);
+        await app.WaitForStatusAsync(id, "awaiting_approval");
+        app.DeleteFolder();
     }
 
     [Fact]
