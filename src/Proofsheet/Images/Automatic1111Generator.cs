@@ -34,6 +34,11 @@ public sealed class Automatic1111Generator(
         {
             throw new ImageGenerationException("AUTOMATIC1111 is not configured: set Images:Automatic1111:BaseUrls.");
         }
+        if (request.Seed > long.MaxValue)
+        {
+            // Only ComfyUI is offered seeds past 2^63 (see Seeds); one reaching here must not be rendered with another.
+            throw new ImageGenerationException($"AUTOMATIC1111 is not given seeds above {long.MaxValue}; render this one with ComfyUI.");
+        }
         var tracker = new ShareProgress(progress, request.Count);
         var (images, errors) = await pool.RunAsync(o.Servers, request.Count, new PoolTimings(o.Timeout, o.ServerCooldown),
             (job, ct) => RunShareAsync(request, job, tracker, o, ct), Classify, share => tracker.Reset(share), cancellationToken);
@@ -101,7 +106,7 @@ public sealed class Automatic1111Generator(
         {
             Prompt = request.Prompt,
             NegativePrompt = request.NegativePrompt ?? "",
-            Seed = request.Seed is { } seed ? seed + offset : -1,
+            Seed = request.Seed is { } seed ? (long)seed + offset : -1,
             Steps = request.Steps,
             CfgScale = o.CfgScale,
             Width = request.Width - request.Width % 8,

@@ -11,7 +11,7 @@ public sealed record GenerationOverrides
 {
     public string? Prompt { get; init; }
     public string? NegativePrompt { get; init; }
-    public long? Seed { get; init; }
+    public ulong? Seed { get; init; }
     public int? Width { get; init; }
     public int? Height { get; init; }
     public int? Steps { get; init; }

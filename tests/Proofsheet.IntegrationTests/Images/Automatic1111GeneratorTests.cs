@@ -15,7 +15,7 @@ public sealed class Automatic1111GeneratorTests
         ["Images:Automatic1111:ProgressInterval"] = "00:00:00.050",
     };
 
-    private static ImageRequest Request(int count, long? seed = null) => new()
+    private static ImageRequest Request(int count, ulong? seed = null) => new()
     {
         Prompt = "a lighthouse on a cliff at sunset, photo",
         NegativePrompt = "blurry, lowres",

@@ -13,7 +13,7 @@ public sealed class ComfyUIGeneratorTests
         ["Images:ComfyUI:BaseUrls"] = string.Join(",", baseUrls),
     };
 
-    private static ImageRequest Request(int count, long? seed = null) => new()
+    private static ImageRequest Request(int count, ulong? seed = null) => new()
     {
         Prompt = "a lighthouse on a cliff at sunset, photo",
         NegativePrompt = "blurry, lowres",
@@ -84,7 +84,7 @@ public sealed class ComfyUIGeneratorTests
 
         Assert.Equal(batch[1].Seed, again.Seed);
         Assert.Equal(batch[1].Data, again.Data);
-        Assert.All(batch, i => Assert.InRange(i.Seed!.Value, 0, (1L << 53) + 3));
+        Assert.All(batch, i => Assert.InRange(i.Seed!.Value, 0UL, (1UL << 53) + 3));
     }
 
     [Fact]

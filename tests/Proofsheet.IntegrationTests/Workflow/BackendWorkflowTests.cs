@@ -122,6 +122,66 @@ public abstract class BackendWorkflowTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task Comfyui_seeds_up_to_2_to_the_64_minus_1_are_kept_returned_and_rendered_again_exactly()
+    {
+        await using var comfy = await ComfyUIStandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "comfyui,titlecard",
+            ["Images:ComfyUI:BaseUrls"] = comfy.BaseUrl,
+        });
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Enormous Seeds", 1)).GetProperty("id").GetString()!;
+        var prompt = (await app.WaitForStatusAsync(id, "awaiting_approval")).GetProperty("image_prompt").GetString();
+        const ulong top = ulong.MaxValue;
+        const ulong high = (1UL << 63) + 12345;
+
+        // Sent as the JSON numbers themselves, as a script would copy them from a candidate.
+        foreach (var seed in new[] { high, top })
+        {
+            using var body = new StringContent($$"""{"prompt":{{JsonSerializer.Serialize(prompt)}},"task_id":"{{id}}","seed":{{seed}},"source":"comfyui"}""", Encoding.UTF8, "application/json");
+            var made = await client.PostAsync("/api/media/generate-image", body);
+            Assert.Equal(HttpStatusCode.OK, made.StatusCode);
+            Assert.Contains($"\"seed\":{seed},", await made.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        var sent = comfy.Prompts.Select(b => b["prompt"]!.AsObject().Select(n => n.Value!).Single(n => n["class_type"]!.GetValue<string>() == "KSampler")["inputs"]!["seed"]!.GetValue<ulong>()).ToList();
+        Assert.Equal([high, top], sent[^2..]);
+
+        // Stored and read back exactly, on the task and the image.
+        var task = await client.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}");
+        var bySeed = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray()
+            .Where(v => v.GetProperty("seed").ValueKind == JsonValueKind.Number && v.GetProperty("seed").GetUInt64() >= high)
+            .ToDictionary(v => v.GetProperty("seed").GetUInt64(), v => v.GetProperty("image_id").GetString()!);
+        Assert.Equal([high, top], bySeed.Keys.Order());
+        var image = await client.GetFromJsonAsync<JsonElement>($"/api/media/images/{bySeed[top]}");
+        Assert.Equal(top, image.GetProperty("image").GetProperty("seed").GetUInt64());
+
+        // The candidate's own seed renders the same picture again.
+        using (var again = new StringContent($$"""{"prompt":{{JsonSerializer.Serialize(prompt)}},"task_id":"{{id}}","seed":{{top}},"source":"comfyui"}""", Encoding.UTF8, "application/json"))
+        {
+            var response = await client.PostAsync("/api/media/generate-image", again);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var rerendered = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("image");
+            Assert.Equal(top, rerendered.GetProperty("seed").GetUInt64());
+            Assert.Equal(
+                await client.GetByteArrayAsync($"/api/media/images/{bySeed[top]}/file"),
+                await client.GetByteArrayAsync($"/api/media/images/{rerendered.GetProperty("id").GetString()}/file"));
+        }
+
+        // Out of range, a fraction, or past 2^63 for a backend that is not ComfyUI: a 400 naming the seed, nothing made.
+        var before = comfy.Prompts.Count;
+        foreach (var (seed, source) in new[] { ("18446744073709551616", "comfyui"), ("-2", "comfyui"), ("12.5", "comfyui"), ("9223372036854775808", "titlecard"), ("9223372036854775808", "null") })
+        {
+            using var body = new StringContent($$"""{"prompt":"a lighthouse","task_id":"{{id}}","seed":{{seed}},"source":{{(source == "null" ? "null" : $"\"{source}\"")}}}""", Encoding.UTF8, "application/json");
+            var refused = await client.PostAsync("/api/media/generate-image", body);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        }
+        Assert.Equal(before, comfy.Prompts.Count);
+        app.DeleteFolder();
+    }
+
+    [Fact]
     public async Task A_comfyui_candidate_renders_again_alone_from_its_own_seed()
     {
         await using var comfy = await ComfyUIStandIn.StartAsync();
