@@ -18,7 +18,8 @@ public sealed partial class TaskActions(
     IPreviewStore previews,
     IOptionsMonitor<ImageOptions> imageOptions,
     IOptionsMonitor<PipelineOptions> pipelineOptions,
-    PublishedPostsChanged postsChanged)
+    PublishedPostsChanged postsChanged,
+    Writing.ActiveWriter writer)
 {
     private static readonly WorkflowStatus[] Reviewable = [WorkflowStatus.AwaitingApproval, WorkflowStatus.GeneratingImages];
 

@@ -12,8 +12,10 @@ namespace Proofsheet.Writing;
 /// Writes through Anthropic's Messages API. The article comes back as the input of a forced tool call,
 /// which the API checks against the tool's JSON schema, rather than as free text.
 /// </summary>
-public sealed class AnthropicWriter(IHttpClientFactory httpClients, IOptions<AnthropicWriterOptions> options, ILogger<AnthropicWriter> logger) : IArticleWriter
+public sealed class AnthropicWriter(IHttpClientFactory httpClients, IOptions<AnthropicWriterOptions> options, ILogger<AnthropicWriter> logger) : IArticleWriter, IImagePromptWriter
 {
+    internal const string PromptToolName = "submit_image_prompt";
+
     public const string HttpClientName = "Proofsheet.Writing.Anthropic";
     internal const string ToolName = "submit_article";
     private const string Service = "The Anthropic API";
@@ -52,6 +54,80 @@ public sealed class AnthropicWriter(IHttpClientFactory httpClients, IOptions<Ant
 
         return await ModelAnswers.WithOneRetryAsync(Service, $"{AnthropicWriterOptions.Section}:MaxTokens", logger,
             ct => StreamAsync(client, parameters, textSoFar, o, ct), cancellationToken);
+    }
+
+    /// <summary>A new image prompt from a reviewer's feedback: a forced strict tool call, one short answer, not streamed.</summary>
+    public async Task<string> RewriteImagePromptAsync(ImagePromptRequest request, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        using var client = new AnthropicClient(new ClientOptions
+        {
+            HttpClient = httpClients.CreateClient(HttpClientName),
+            BaseUrl = o.BaseUrl!.TrimEnd('/'),
+            ApiKey = o.ApiKey,
+            MaxRetries = 0,
+            Timeout = Timeout.InfiniteTimeSpan,
+        });
+        var schema = JsonSerializer.Deserialize<Dictionary<string, JsonElement>>(ImagePromptJson.Schema().ToJsonString())!;
+        var parameters = new MessageCreateParams
+        {
+            Model = o.Model!,
+            MaxTokens = 1024,
+            System = ImagePromptJson.SystemPrompt,
+            Messages = [new UserMessageParam(ImagePromptJson.UserPrompt(request))],
+            Tools = [new Tool
+            {
+                Name = PromptToolName,
+                Description = "Submit the rewritten image prompt.",
+                InputSchema = new InputSchema(schema),
+                Strict = true,
+            }],
+            ToolChoice = new ToolChoiceTool(PromptToolName),
+        };
+        var message = await CreateAsync(client, parameters, o, cancellationToken);
+        if (message.StopReason?.Raw() == "refusal")
+        {
+            throw new WriterException("The model declined to rewrite the image prompt (stop_reason \"refusal\").", retryable: false);
+        }
+        try
+        {
+            foreach (var block in message.Content ?? [])
+            {
+                if (block.TryPickToolUse(out var toolUse) && toolUse.Name == PromptToolName)
+                {
+                    return ImagePromptJson.Parse(JsonSerializer.SerializeToElement(toolUse.Input));
+                }
+            }
+            return ImagePromptJson.ParseText(string.Concat((message.Content ?? []).Select(b => b.TryPickText(out var t) ? t.Text : "")));
+        }
+        catch (FormatException ex)
+        {
+            throw new WriterException($"{Service} did not answer with an image prompt: {ex.Message}.", retryable: true);
+        }
+    }
+
+    private static async Task<Message> CreateAsync(AnthropicClient client, MessageCreateParams parameters, AnthropicWriterOptions o, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await client.Messages.Create(parameters, cancellationToken);
+        }
+        catch (AnthropicApiException ex)
+        {
+            throw WriterFailures.FromStatus(Service, (int)ex.StatusCode, ex.ResponseBody, o.ApiKey, $"{AnthropicWriterOptions.Section}:ApiKey");
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && WriterFailures.IsTimeout(ex))
+        {
+            throw WriterFailures.TimedOut(Service, o.Timeout, $"{AnthropicWriterOptions.Section}:Timeout");
+        }
+        catch (Exception ex) when (ex is AnthropicIOException or HttpRequestException)
+        {
+            throw WriterFailures.Unreachable(Service, o.BaseUrl!, (Exception?)WriterFailures.Find<HttpRequestException>(ex) ?? ex, o.ApiKey);
+        }
+        catch (AnthropicException ex)
+        {
+            throw new WriterException(WriterFailures.Redact($"{Service} gave an answer the SDK could not read: {ex.Message}", o.ApiKey), retryable: true);
+        }
     }
 
     /// <summary>

@@ -351,6 +351,99 @@ public abstract class BackendWorkflowTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task The_openai_writer_rewrites_the_image_prompt_from_reject_feedback_for_the_next_round()
+    {
+        await using var openai = await OpenAIStandIn.StartAsync();
+        openai.Then(OpenAIStandIn.Article())
+            .Then(OpenAIStandIn.Article(content: """{"image_prompt":"a sunlit sourdough loaf on a pale oak table, bright morning light"}"""));
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "openai",
+            ["Content:OpenAI:BaseUrl"] = openai.BaseUrl,
+            ["Content:OpenAI:ApiKey"] = openai.AcceptedKey,
+            ["Content:OpenAI:Model"] = "gpt-4o-mini",
+        });
+        await AssertPromptRewrittenAsync(app, () => openai.Requests.Select(r => r.ToJsonString()).ToList(), "a sunlit sourdough loaf on a pale oak table, bright morning light");
+        Assert.Equal("image_prompt", openai.Requests[^1]["response_format"]!["json_schema"]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_anthropic_writer_rewrites_the_image_prompt_from_reject_feedback_for_the_next_round()
+    {
+        await using var anthropic = await AnthropicStandIn.StartAsync();
+        anthropic.Then(AnthropicStandIn.ToolCall())
+            .Then(AnthropicStandIn.ToolCall(new System.Text.Json.Nodes.JsonObject { ["image_prompt"] = "a sunlit sourdough loaf on a pale oak table, bright morning light" }));
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "anthropic",
+            ["Content:Anthropic:BaseUrl"] = anthropic.BaseUrl,
+            ["Content:Anthropic:ApiKey"] = anthropic.AcceptedKey,
+            ["Content:Anthropic:Model"] = "claude-sonnet-4-5",
+        });
+        await AssertPromptRewrittenAsync(app, () => anthropic.Requests.Select(r => r.ToJsonString()).ToList(), "a sunlit sourdough loaf on a pale oak table, bright morning light");
+        var rewrite = anthropic.Requests[^1];
+        Assert.Equal("submit_image_prompt", rewrite["tool_choice"]!["name"]!.GetValue<string>());
+        Assert.True(rewrite["tools"]![0]!["strict"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task When_the_writer_cannot_rewrite_the_image_prompt_the_feedback_becomes_something_to_avoid()
+    {
+        await using var openai = await OpenAIStandIn.StartAsync();
+        openai.Then(OpenAIStandIn.Article()).Then(OpenAIStandIn.Error(400, "Unsupported value: 'response_format'", "invalid_request_error"));
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "openai",
+            ["Content:OpenAI:BaseUrl"] = openai.BaseUrl,
+            ["Content:OpenAI:ApiKey"] = openai.AcceptedKey,
+            ["Content:OpenAI:Model"] = "gpt-4o-mini",
+        });
+        using var api = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Sourdough Mornings", 1)).GetProperty("id").GetString()!;
+        var before = (await app.WaitForStatusAsync(id, "awaiting_approval")).GetProperty("image_prompt").GetString();
+
+        Assert.Equal(HttpStatusCode.OK, (await api.PostAsJsonAsync($"/api/tasks/{id}/reject", new { feedback = "too dark", regenerate = true })).StatusCode);
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        Assert.Equal(before, task.GetProperty("image_prompt").GetString());
+        var round2 = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().Single(c => c.GetProperty("round").GetInt32() == 2);
+        Assert.Contains("too dark", round2.GetProperty("negative_prompt").GetString(), StringComparison.Ordinal);
+        var history = await api.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
+        var kept = history.EnumerateArray().Single(e => e.GetProperty("kind").GetString() == "image_prompt_kept");
+        Assert.Contains("Unsupported value", kept.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        app.DeleteFolder();
+    }
+
+    /// <summary>Draft, reject with feedback and regenerate: the writer is asked with the old prompt and the feedback, and round 2 uses its answer.</summary>
+    private static async Task AssertPromptRewrittenAsync(TestApp app, Func<List<string>> requests, string rewritten)
+    {
+        using var api = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Sourdough Mornings", 1)).GetProperty("id").GetString()!;
+        var before = (await app.WaitForStatusAsync(id, "awaiting_approval")).GetProperty("image_prompt").GetString()!;
+
+        var rejected = await api.PostAsJsonAsync($"/api/tasks/{id}/reject", new { feedback = "too dark and gloomy, make it a bright morning", regenerate = true });
+        Assert.Equal(HttpStatusCode.OK, rejected.StatusCode);
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var sent = requests();
+        Assert.Equal(2, sent.Count);
+        Assert.Contains("too dark and gloomy, make it a bright morning", sent[1], StringComparison.Ordinal);
+        Assert.Contains(JsonSerializer.Serialize(before)[1..^1], sent[1], StringComparison.Ordinal);
+        Assert.Equal(rewritten, task.GetProperty("image_prompt").GetString());
+        var candidates = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
+        var round1 = candidates.Single(c => c.GetProperty("round").GetInt32() == 1);
+        var round2 = candidates.Single(c => c.GetProperty("round").GetInt32() == 2);
+        Assert.Equal(before, round1.GetProperty("prompt").GetString());
+        Assert.Equal(rewritten, round2.GetProperty("prompt").GetString());
+        // The feedback shaped the prompt; it is not also pushed into the negative prompt.
+        Assert.DoesNotContain("gloomy", round2.GetProperty("negative_prompt").GetString() ?? "", StringComparison.Ordinal);
+        var history = await api.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
+        Assert.Contains(history.EnumerateArray(), e => e.GetProperty("kind").GetString() == "image_prompt_rewritten"
+            && e.GetProperty("detail").GetString()!.Contains(rewritten, StringComparison.Ordinal));
+        app.DeleteFolder();
+    }
+
+    [Fact]
     public async Task A_cloudinary_upload_failing_twice_then_succeeding_publishes_once()
     {
         await using var cloudinary = await CloudinaryStandIn.StartAsync();
