@@ -48,6 +48,7 @@ public static partial class HubEndpoints
             Yours = yours,
             MaxVariations = images.MaxVariations,
             DefaultVariations = images.DefaultVariations,
+            Preview = stream.CurrentPreview(id),
         }) { StatusCode = status };
     }
 
@@ -57,7 +58,7 @@ public static partial class HubEndpoints
         var task = Ids.IsValid(id) ? await TaskEndpoints.LoadAsync(db, id, previews, stream, ct) : null;
         return task is null
             ? TypedResults.NotFound()
-            : new RazorComponentResult<TaskLive>(new { Hub = HubContext.For(http, "tasks"), Task = task });
+            : new RazorComponentResult<TaskLive>(new { Hub = HubContext.For(http, "tasks"), Task = task, Preview = stream.CurrentPreview(id) });
     }
 
     /// <summary>The draft and its edit form, fetched again when the draft appears or stops being editable.</summary>

@@ -19,6 +19,7 @@ public sealed class TaskEventStream(IClusterBus bus)
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<Channel<TaskStreamMessage>, byte>> _subscribers = new();
     private readonly ConcurrentDictionary<string, ProgressData> _progress = new();
+    private readonly ConcurrentDictionary<string, Images.LivePreview> _previews = new();
 
     public void Publish(string taskId, TaskStreamMessage message)
     {
@@ -33,9 +34,14 @@ public sealed class TaskEventStream(IClusterBus bus)
         {
             _progress[taskId] = progress;
         }
+        else if (message.Data is Images.LivePreview preview)
+        {
+            _previews[taskId] = preview;
+        }
         else if (message.Type == "status")
         {
             _progress.TryRemove(taskId, out _);
+            _previews.TryRemove(taskId, out _);
         }
         if (_subscribers.TryGetValue(taskId, out var channels))
         {
@@ -50,6 +56,12 @@ public sealed class TaskEventStream(IClusterBus bus)
 
     /// <summary>The last progress reported for a task whose images are being generated, if any.</summary>
     public ProgressData? CurrentProgress(string taskId) => _progress.GetValueOrDefault(taskId);
+
+    /// <summary>
+    /// The last live preview of an image being generated for the task, if any: a page opened (or a live
+    /// part drawn) mid-render shows it at once rather than after the server's next preview.
+    /// </summary>
+    public Images.LivePreview? CurrentPreview(string taskId) => _previews.GetValueOrDefault(taskId);
 
     public Subscription Subscribe(string taskId)
     {
