@@ -110,7 +110,7 @@ public sealed class ImageWeightTests(ITestOutputHelper output) : IAsyncLifetime
 
         public Task<IReadOnlyList<GeneratedImage>> GenerateAsync(ImageRequest request, IProgress<GenerationProgress>? progress, CancellationToken cancellationToken) =>
             Task.FromResult<IReadOnlyList<GeneratedImage>>(Enumerable.Range(request.FirstVariation, request.Count)
-                .Select(i => new GeneratedImage(renders[(i - 1) % renders.Length], "image/png", 1024, 1024) { Seed = i })
+                .Select(i => new GeneratedImage(renders[(i - 1) % renders.Length], "image/png", 1024, 1024) { Seed = (ulong)i })
                 .ToList());
     }
 }

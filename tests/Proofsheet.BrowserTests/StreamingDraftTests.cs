@@ -6,8 +6,34 @@ using static Microsoft.Playwright.Assertions;
 namespace Proofsheet.BrowserTests;
 
 /// <summary>The draft arrives in the Hub in pieces while an OpenAI-compatible writer streams it (issue 13, item 7).</summary>
-public sealed class StreamingDraftTests : IAsyncLifetime
+public sealed class StreamingDraftTests : StreamingDraftTestsBase
 {
+    protected override Dictionary<string, string> Writer(StreamingWriterStandIn writer) => new()
+    {
+        ["Content:Provider"] = "openai",
+        ["Content:OpenAI:BaseUrl"] = writer.BaseUrl,
+        ["Content:OpenAI:Model"] = "llama3.1:8b",
+        ["Content:OpenAI:Timeout"] = "00:02:00",
+    };
+}
+
+/// <summary>The same with the Anthropic writer, which streams the article as a tool call's input.</summary>
+public sealed class AnthropicStreamingDraftTests : StreamingDraftTestsBase
+{
+    protected override Dictionary<string, string> Writer(StreamingWriterStandIn writer) => new()
+    {
+        ["Content:Provider"] = "anthropic",
+        ["Content:Anthropic:BaseUrl"] = writer.AnthropicBaseUrl,
+        ["Content:Anthropic:ApiKey"] = "sk-ant-browser-test",
+        ["Content:Anthropic:Model"] = "claude-sonnet-4-5",
+        ["Content:Anthropic:Timeout"] = "00:02:00",
+    };
+}
+
+public abstract class StreamingDraftTestsBase : IAsyncLifetime
+{
+    protected abstract Dictionary<string, string> Writer(StreamingWriterStandIn writer);
+
     private StreamingWriterStandIn _writer = default!;
     private HubApp _app = default!;
     private IPlaywright _playwright = default!;
@@ -16,13 +42,7 @@ public sealed class StreamingDraftTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _writer = await StreamingWriterStandIn.StartAsync();
-        _app = new HubApp(new Dictionary<string, string>
-        {
-            ["Content:Provider"] = "openai",
-            ["Content:OpenAI:BaseUrl"] = _writer.BaseUrl,
-            ["Content:OpenAI:Model"] = "llama3.1:8b",
-            ["Content:OpenAI:Timeout"] = "00:02:00",
-        });
+        _app = new HubApp(Writer(_writer));
         _app.Images.OpenFully();
         _playwright = await Playwright.CreateAsync();
         _browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
@@ -64,8 +84,7 @@ public sealed class StreamingDraftTests : IAsyncLifetime
         var scroll = await page.EvaluateAsync<double>("document.querySelector('#draft-live .draft-text').scrollWidth - document.querySelector('#draft-live .draft-text').clientWidth");
         Assert.True(right <= 360, $"the streamed draft reaches {right} px");
         Assert.Equal(0, scroll);
-        await Browser.ScreenshotAsync(page, "60-draft-streaming-360");
-        await Browser.ScreenshotAsync(page, "60-draft-streaming-360");
+        await Browser.ScreenshotAsync(page, this is AnthropicStreamingDraftTests ? "61-draft-streaming-anthropic-360" : "60-draft-streaming-360");
 
         _writer.GoOn.TrySetResult();
         await task.WaitForStatusAsync("awaiting_approval");

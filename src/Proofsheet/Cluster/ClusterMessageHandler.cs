@@ -28,12 +28,23 @@ public sealed class ClusterMessageHandler(IServiceProvider services)
         }
     }
 
-    /// <summary>Progress is typed (pages draw it); other messages are passed on as the JSON they were.</summary>
+    /// <summary>
+    /// Progress, the draft being written and a live preview are typed (the Hub draws them as it does
+    /// on the node that made them); other messages are passed on as the JSON they were.
+    /// </summary>
     private static object DataOf(PostgresBus.Received message)
     {
         var data = message.Data ?? JsonSerializer.SerializeToElement(new { }, PostgresBus.Json);
-        return message.Type == "progress" && message.Data is { } progress
-            ? progress.Deserialize<ProgressData>(PostgresBus.Json)!
-            : data;
+        if (message.Data is not { ValueKind: JsonValueKind.Object } typed)
+        {
+            return data;
+        }
+        return message.Type switch
+        {
+            "progress" => typed.Deserialize<ProgressData>(PostgresBus.Json)!,
+            "draft" when typed.TryGetProperty("content", out _) => typed.Deserialize<DraftText>(PostgresBus.Json)!,
+            "preview" when typed.TryGetProperty("data", out _) => typed.Deserialize<Images.LivePreview>(PostgresBus.Json)!,
+            _ => data,
+        };
     }
 }

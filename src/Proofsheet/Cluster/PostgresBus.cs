@@ -19,6 +19,12 @@ public sealed class PostgresBus(
     public const string Channel = "proofsheet";
     /// <summary>PostgreSQL refuses a NOTIFY payload of 8,000 bytes or more.</summary>
     internal const int MaxPayloadBytes = 7900;
+    /// <summary>
+    /// A larger message (a streamed draft, a live preview image) goes out in parts of one transaction and
+    /// is put together again by each receiver; past this size it goes without its data ("look again").
+    /// </summary>
+    internal const int MaxMessageBytes = 1 << 20;
+    internal const string PartKind = "part";
 
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
@@ -28,17 +34,60 @@ public sealed class PostgresBus(
     /// <summary>Queues the message; it is encoded by the sender loop, not on the caller's path.</summary>
     public void Send(ClusterMessage message) => _outbox.Writer.TryWrite(message with { Origin = node.Id });
 
-    /// <summary>What arrives from another node: the data as the JSON it was sent as.</summary>
-    internal sealed record Received(string Kind, string? TaskId, string? Type, JsonElement? Data, string? Origin);
+    /// <summary>What arrives from another node: the data as the JSON it was sent as, or one part of a larger message.</summary>
+    internal sealed record Received(string Kind, string? TaskId, string? Type, JsonElement? Data, string? Origin)
+    {
+        public string? Id { get; init; }
+        public int Seq { get; init; }
+        public int Count { get; init; }
+        public string? Chunk { get; init; }
+    }
+
+    /// <summary>One piece of a message too large for one NOTIFY.</summary>
+    private sealed record Part(string Kind, string Id, int Seq, int Count, string Chunk, string? Origin);
+
+    private readonly PartAssembler _parts = new();
 
     /// <summary>
-    /// The message as JSON, within NOTIFY's limit: an oversized payload is sent without its data,
-    /// which receivers treat as "this changed, look again".
+    /// The message as NOTIFY payloads: one when it fits, else its JSON cut into parts that each fit
+    /// (so another node's page gets the same draft or preview); past <see cref="MaxMessageBytes"/> it is
+    /// sent without its data, which receivers treat as "this changed, look again".
     /// </summary>
-    internal static string Encode(ClusterMessage message)
+    internal static IReadOnlyList<string> Encode(ClusterMessage message)
     {
         var json = JsonSerializer.Serialize(message, Json);
-        return Encoding.UTF8.GetByteCount(json) <= MaxPayloadBytes ? json : JsonSerializer.Serialize(message with { Data = null }, Json);
+        var bytes = Encoding.UTF8.GetByteCount(json);
+        if (bytes <= MaxPayloadBytes)
+        {
+            return [json];
+        }
+        if (bytes > MaxMessageBytes)
+        {
+            return [JsonSerializer.Serialize(message with { Data = null }, Json)];
+        }
+        var chunks = new List<string>();
+        for (var at = 0; at < json.Length;)
+        {
+            // Escaping inside the envelope can grow a piece (quotes, control characters): halve until it fits.
+            var size = Math.Min(3800, json.Length - at);
+            while (true)
+            {
+                if (size < json.Length - at && char.IsHighSurrogate(json[at + size - 1]))
+                {
+                    size--; // never split a surrogate pair
+                }
+                var piece = json.Substring(at, size);
+                if (Encoding.UTF8.GetByteCount(JsonSerializer.Serialize(new Part(PartKind, "x", 0, 0, piece, message.Origin), Json)) + 64 <= MaxPayloadBytes)
+                {
+                    chunks.Add(piece);
+                    at += size;
+                    break;
+                }
+                size /= 2;
+            }
+        }
+        var id = Guid.NewGuid().ToString("N");
+        return chunks.Select((c, i) => JsonSerializer.Serialize(new Part(PartKind, id, i, chunks.Count, c, message.Origin), Json)).ToList();
     }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -90,10 +139,19 @@ public sealed class PostgresBus(
         try
         {
             var message = JsonSerializer.Deserialize<Received>(payload, Json);
-            if (message is not null && message.Origin != node.Id)
+            if (message is null || message.Origin == node.Id)
             {
-                handler.Handle(message);
+                return;
             }
+            if (message.Kind == PartKind)
+            {
+                if (_parts.Add(message) is { } whole)
+                {
+                    Receive(whole);
+                }
+                return;
+            }
+            handler.Handle(message);
         }
         catch (Exception ex)
         {
@@ -112,7 +170,8 @@ public sealed class PostgresBus(
                 {
                     try
                     {
-                        batch.Add(Encode(message));
+                        // All parts of one message go in one batch: one transaction, delivered together and in order.
+                        batch.AddRange(Encode(message));
                     }
                     catch (Exception ex) when (ex is NotSupportedException or JsonException)
                     {
@@ -141,6 +200,52 @@ public sealed class PostgresBus(
         }
         catch (OperationCanceledException)
         {
+        }
+    }
+}
+
+/// <summary>
+/// Puts parts back together. A message's parts arrive together (one transaction), so only a few are
+/// ever open; one whose rest never came (a sender that died mid-batch) is dropped after a while.
+/// </summary>
+internal sealed class PartAssembler
+{
+    private const int MaxOpen = 64;
+    private static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(30);
+    private readonly Dictionary<string, (string?[] Chunks, int Received, DateTime Started)> _open = [];
+    private readonly Lock _lock = new();
+
+    /// <returns>The whole message's JSON once its last part is in; null until then (or for a part that makes no sense).</returns>
+    public string? Add(PostgresBus.Received part)
+    {
+        if (part.Id is null || part.Chunk is null || part.Count is < 1 or > 10_000 || part.Seq < 0 || part.Seq >= part.Count)
+        {
+            return null;
+        }
+        lock (_lock)
+        {
+            var now = DateTime.UtcNow;
+            foreach (var stale in _open.Where(o => now - o.Value.Started > MaxAge || _open.Count > MaxOpen).Select(o => o.Key).ToList())
+            {
+                _open.Remove(stale);
+            }
+            if (!_open.TryGetValue(part.Id, out var entry))
+            {
+                entry = (new string?[part.Count], 0, now);
+            }
+            if (entry.Chunks.Length != part.Count || entry.Chunks[part.Seq] is not null)
+            {
+                return null;
+            }
+            entry.Chunks[part.Seq] = part.Chunk;
+            entry.Received++;
+            if (entry.Received < part.Count)
+            {
+                _open[part.Id] = entry;
+                return null;
+            }
+            _open.Remove(part.Id);
+            return string.Concat(entry.Chunks);
         }
     }
 }

@@ -136,6 +136,9 @@ internal sealed class ImageCandidateConfiguration : IEntityTypeConfiguration<Ima
         b.HasKey(i => i.Id);
         b.Property(i => i.Status).HasConversion(s => s.ToWire(), s => Enum.Parse<CandidateStatus>(s, true));
         b.Ignore(i => i.Focus);
+        // Seeds run 0..2^64-1 (ComfyUI's range); the column keeps the same 64 bits as a signed number, so
+        // no column changed and every seed stored before (all below 2^63) reads back as it was.
+        b.Property(i => i.Seed).HasConversion(s => s.HasValue ? unchecked((long)s.Value) : (long?)null, s => s.HasValue ? unchecked((ulong)s.Value) : null);
         b.HasIndex(i => new { i.TaskId, i.Variation }).IsUnique();
         b.HasIndex(i => new { i.Status, i.GeneratedAt });
     }

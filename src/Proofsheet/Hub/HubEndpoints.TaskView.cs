@@ -51,6 +51,7 @@ public static partial class HubEndpoints
             Yours = yours,
             MaxVariations = images.MaxVariations,
             DefaultVariations = images.DefaultVariations,
+            Preview = stream.CurrentPreview(id),
         }) { StatusCode = status };
     }
 
@@ -60,7 +61,7 @@ public static partial class HubEndpoints
         var task = Ids.IsValid(id) ? await TaskEndpoints.LoadAsync(db, id, previews, stream, ct) : null;
         return task is null
             ? TypedResults.NotFound()
-            : new RazorComponentResult<TaskLive>(new { Hub = HubContext.For(http, "tasks"), Task = task });
+            : new RazorComponentResult<TaskLive>(new { Hub = HubContext.For(http, "tasks"), Task = task, Preview = stream.CurrentPreview(id) });
     }
 
     /// <summary>The draft and its edit form, fetched again when the draft appears or stops being editable.</summary>
@@ -129,6 +130,13 @@ public static partial class HubEndpoints
             if (message.Data is ProgressData progress)
             {
                 yield return await ProgressItemAsync(renderer, progress);
+            }
+            else if (message.Data is LivePreview preview)
+            {
+                var html = await renderer.Dispatcher.InvokeAsync(async () =>
+                    (await renderer.RenderComponentAsync<LivePreviewImage>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Preview"] = preview })))
+                    .ToHtmlString());
+                yield return new SseItem<string>(html, "preview");
             }
             else if (message.Data is DraftText draft)
             {

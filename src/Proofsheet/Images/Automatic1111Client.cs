@@ -156,7 +156,7 @@ internal static class Automatic1111Client
                 ?? throw new ImageGenerationException($"{ServerList.Display(server)} returned data that is not a PNG, JPEG or WebP image.");
             images.Add(new GeneratedImage(bytes, sniffed.ContentType, sniffed.Width > 0 ? sniffed.Width : request.Width, sniffed.Height > 0 ? sniffed.Height : request.Height)
             {
-                Seed = i < seeds.Count ? seeds[i] : seeds.Count > 0 ? seeds[0] + i : null,
+                Seed = (i < seeds.Count ? seeds[i] : seeds.Count > 0 ? seeds[0] + i : (long?)null) is >= 0 and var s ? (ulong)s : null,
             });
         }
         if (images.Count == 0)

@@ -34,6 +34,11 @@ public sealed class Automatic1111Generator(
         {
             throw new ImageGenerationException("AUTOMATIC1111 is not configured: set Images:Automatic1111:BaseUrls.");
         }
+        if (request.Seed > long.MaxValue)
+        {
+            // Only ComfyUI is offered seeds past 2^63 (see Seeds); one reaching here must not be rendered with another.
+            throw new ImageGenerationException($"AUTOMATIC1111 is not given seeds above {long.MaxValue}; render this one with ComfyUI.");
+        }
         var tracker = new ShareProgress(progress, request.Count);
         var (images, errors) = await pool.RunAsync(o.Servers, request.Count, new PoolTimings(o.Timeout, o.ServerCooldown),
             (job, ct) => RunShareAsync(request, job, tracker, o, ct), Classify, share => tracker.Reset(share), cancellationToken);
@@ -101,7 +106,7 @@ public sealed class Automatic1111Generator(
         {
             Prompt = request.Prompt,
             NegativePrompt = request.NegativePrompt ?? "",
-            Seed = request.Seed is { } seed ? seed + offset : -1,
+            Seed = request.Seed is { } seed ? (long)seed + offset : -1,
             Steps = request.Steps,
             CfgScale = o.CfgScale,
             Width = request.Width - request.Width % 8,
@@ -201,6 +206,19 @@ public sealed class Automatic1111Generator(
         return used;
     }
 
+    private static LivePreview? LivePreviewOf(string base64)
+    {
+        try
+        {
+            var bytes = Convert.FromBase64String(base64);
+            return ImageSniffer.Sniff(bytes) is { } sniffed ? new LivePreview(bytes, sniffed.ContentType) : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>
     /// Polls the server's progress while our txt2img call runs. The server reports one job (our batch),
     /// so its fraction is the fraction of our share; a failed poll is not a failed generation.
@@ -221,7 +239,8 @@ public sealed class Automatic1111Generator(
                 {
                     using var pollTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
                     pollTimeout.CancelAfter(TimeSpan.FromSeconds(5));
-                    using var message = Automatic1111Client.Get(server, "sdapi/v1/progress?skip_current_image=true", o);
+                    // current_image is only filled when the server has live previews on (show_progress_every_n_steps).
+                    using var message = Automatic1111Client.Get(server, "sdapi/v1/progress?skip_current_image=false", o);
                     using var response = await http.SendAsync(message, pollTimeout.Token);
                     if (!response.IsSuccessStatusCode)
                     {
@@ -240,6 +259,10 @@ public sealed class Automatic1111Generator(
                     if (fraction > 0)
                     {
                         tracker.Update(share, fraction, step);
+                    }
+                    if (BackendHttp.StringProperty(root, "current_image") is { Length: > 0 } live && LivePreviewOf(live) is { } preview)
+                    {
+                        tracker.Preview(share, preview);
                     }
                 }
                 catch (Exception ex) when (ex is HttpRequestException or JsonException or InvalidOperationException

@@ -11,7 +11,7 @@ public sealed record GenerationOverrides
 {
     public string? Prompt { get; init; }
     public string? NegativePrompt { get; init; }
-    public long? Seed { get; init; }
+    public ulong? Seed { get; init; }
     public int? Width { get; init; }
     public int? Height { get; init; }
     public int? Steps { get; init; }
@@ -48,7 +48,16 @@ public sealed class CandidateGenerator(
                 stream.Progress(taskId, new ProgressData(done, count, step, "generating_images"));
             }
         }
-        var progress = new InlineProgress(p => Report(p.Done, p.Step));
+        var progress = new InlineProgress(p =>
+        {
+            if (p.Preview is { } preview)
+            {
+                // Shown while it denoises, never stored: the finished image replaces it.
+                stream.Publish(taskId, new TaskStreamMessage("preview", preview));
+                return;
+            }
+            Report(p.Done, p.Step);
+        });
         Report(0, "starting");
 
         var watch = Stopwatch.StartNew();

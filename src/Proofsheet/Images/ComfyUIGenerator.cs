@@ -41,7 +41,7 @@ public sealed class ComfyUIGenerator(
         {
             throw new ImageGenerationException("ComfyUI is not configured: set Images:ComfyUI:BaseUrls.");
         }
-        var seed = request.Seed is { } s && s >= 0 ? s : Random.Shared.NextInt64(0, RandomSeedLimit);
+        var seed = request.Seed ?? (ulong)Random.Shared.NextInt64(0, RandomSeedLimit);
         var tracker = new ShareProgress(progress, request.Count);
         var (images, errors) = await pool.RunAsync(o.Servers, request.Count, new PoolTimings(o.Timeout, o.ServerCooldown),
             (job, ct) => RunShareAsync(job, request, seed, tracker, o, ct), Classify, share => tracker.Reset(share), cancellationToken);
@@ -61,7 +61,7 @@ public sealed class ComfyUIGenerator(
         _ => null,
     };
 
-    private async Task<IReadOnlyList<GeneratedImage>> RunShareAsync(ServerJob job, ImageRequest request, long seed, ShareProgress tracker, ComfyUIOptions o, CancellationToken ct)
+    private async Task<IReadOnlyList<GeneratedImage>> RunShareAsync(ServerJob job, ImageRequest request, ulong seed, ShareProgress tracker, ComfyUIOptions o, CancellationToken ct)
     {
         var server = job.Server;
         var http = httpFactory.CreateClient(HttpClientName);
@@ -83,7 +83,8 @@ public sealed class ComfyUIGenerator(
         var images = new List<GeneratedImage>();
         for (var i = 0; i < job.Share.Count; i++)
         {
-            var imageSeed = seed + job.Share.Offset + i;
+            // Past 2^64-1 the count wraps to 0, as ComfyUI's own increment does.
+            var imageSeed = unchecked(seed + (ulong)(job.Share.Offset + i));
             var graph = BuildGraph(request with { Count = 1 }, imageSeed, o);
             using (job.Running())
             {
@@ -167,7 +168,7 @@ public sealed class ComfyUIGenerator(
     }
 
     /// <summary>The minimal SDXL graph of ComfyUI's own API example, with the request's values.</summary>
-    internal static JsonObject BuildGraph(ImageRequest request, long seed, ComfyUIOptions o) => new()
+    internal static JsonObject BuildGraph(ImageRequest request, ulong seed, ComfyUIOptions o) => new()
     {
         ["4"] = Node("CheckpointLoaderSimple", new JsonObject { ["ckpt_name"] = o.Checkpoint }),
         ["5"] = Node("EmptyLatentImage", new JsonObject
@@ -228,9 +229,15 @@ public sealed class ComfyUIGenerator(
             }
             var bytes = message.ToArray();
             message.SetLength(0);
-            // Binary frames are previews; only the JSON events matter here.
+            // Binary frames are live previews while a prompt samples (the socket is ours alone, by client id):
+            // a 4-byte big-endian event type (1 = preview image), a 4-byte image type (1 = JPEG, 2 = PNG), the image.
             if (result.MessageType != WebSocketMessageType.Text)
             {
+                if (started.Value && bytes.Length > 8 && System.Buffers.Binary.BinaryPrimitives.ReadInt32BigEndian(bytes) == 1
+                    && ImageSniffer.Sniff(bytes.AsSpan(8)) is { } sniffed)
+                {
+                    tracker.Preview(share, new LivePreview(bytes[8..], sniffed.ContentType));
+                }
                 continue;
             }
             using var doc = BackendHttp.TryParse(Encoding.UTF8.GetString(bytes));

@@ -9,7 +9,7 @@ public sealed record ImageRequest
     public int Height { get; init; } = 1024;
     public int Steps { get; init; } = 30;
     public int Count { get; init; } = 1;
-    public long? Seed { get; init; }
+    public ulong? Seed { get; init; }
     public int FirstVariation { get; init; } = 1;
     /// <summary>The post's title: a title card draws it; a stock-photo search may use it.</summary>
     public string? Title { get; init; }
@@ -23,7 +23,7 @@ public sealed record ImageAttribution(string Name, string? Url);
 
 public sealed record GeneratedImage(byte[] Data, string ContentType, int Width, int Height)
 {
-    public long? Seed { get; init; }
+    public ulong? Seed { get; init; }
     public ImageAttribution? Attribution { get; init; }
     /// <summary>Where the image came from (a stock photo's page), for attribution and de-duplication.</summary>
     public string? SourceUrl { get; init; }
@@ -33,7 +33,13 @@ public sealed record GeneratedImage(byte[] Data, string ContentType, int Width, 
     public string? Note { get; init; }
 }
 
-public readonly record struct GenerationProgress(int Done, int Total, string? Step = null);
+public readonly record struct GenerationProgress(int Done, int Total, string? Step = null)
+{
+    /// <summary>A live preview of the image being denoised (PNG or JPEG bytes), when the server sends one.</summary>
+    public LivePreview? Preview { get; init; }
+}
+
+public sealed record LivePreview(byte[] Data, string ContentType);
 
 /// <summary>An image backend. One call may return several images (a batch); the caller stores them.</summary>
 public interface IImageGenerator

@@ -29,11 +29,13 @@ public sealed class Automatic1111HealthCheck(
             data[ServerList.Display(servers[i])] = reports[i].Status;
         }
         var ok = reports.Count(r => r.Ok);
-        var summary = $"{ok} of {servers.Count} AUTOMATIC1111 server(s) ready.";
-        var problems = string.Join(" ", reports.Where(r => !r.Ok).Select(r => r.Problem).OfType<string>().Distinct());
+        // The health page shows the description: each server's state, the model of its last job included, is in it.
+        var problems = reports.Where(r => !r.Ok).Select(r => r.Problem).OfType<string>().Distinct().ToList();
+        var states = servers.Select((s, i) => reports[i].Problem is null ? $"{ServerList.Display(s)}: {reports[i].Status}." : null).OfType<string>();
+        var summary = string.Join(" ", new[] { $"{ok} of {servers.Count} AUTOMATIC1111 server(s) ready." }.Concat(problems).Concat(states));
         return ok == servers.Count ? HealthCheckResult.Healthy(summary, data)
-            : ok > 0 ? HealthCheckResult.Degraded($"{summary} {problems}".Trim(), data: data)
-            : HealthCheckResult.Unhealthy($"{summary} {problems}".Trim(), data: data);
+            : ok > 0 ? HealthCheckResult.Degraded(summary, data: data)
+            : HealthCheckResult.Unhealthy(summary, data: data);
     }
 
     private async Task<(bool Ok, string Status, string? Problem)> CheckServerAsync(Uri server, CancellationToken ct)

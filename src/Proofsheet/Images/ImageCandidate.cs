@@ -25,7 +25,7 @@ public sealed class ImageCandidate : Tasks.IHasId
     public int Variation { get; init; }
     public required string Prompt { get; init; }
     public string? NegativePrompt { get; init; }
-    public long? Seed { get; init; }
+    public ulong? Seed { get; init; }
     public required string Source { get; init; }
     /// <summary>The model the backend reported rendering with (e.g. <c>sd_xl_base_1.0 [31e35c80fc]</c>).</summary>
     public string? Model { get; init; }

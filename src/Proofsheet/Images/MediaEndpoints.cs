@@ -10,7 +10,7 @@ using Proofsheet.Tasks;
 namespace Proofsheet.Images;
 
 public sealed record GenerateImageRequest(
-    string? Prompt, string? TaskId = null, string? NegativePrompt = null, long? Seed = null, int? Width = null, int? Height = null,
+    string? Prompt, string? TaskId = null, string? NegativePrompt = null, decimal? Seed = null, int? Width = null, int? Height = null,
     int? NumInferenceSteps = null, string? Source = null);
 
 public sealed record GenerateVariationsRequest(string? TaskId, string? Prompt, int? NumVariations = null, int? NumInferenceSteps = null);
@@ -19,7 +19,7 @@ public sealed record ApproveImageRequest(string? TaskId, int? Index = null, stri
 /// <summary>The focal point of an image, as fractions of its width and height (both null: the automatic crop).</summary>
 public sealed record FocusRequest(double? X = null, double? Y = null);
 
-public sealed record GeneratedImageSummary(string Id, string Url, string Source, int Width, int Height, long? Seed, int Index, string? TaskId);
+public sealed record GeneratedImageSummary(string Id, string Url, string Source, int Width, int Height, ulong? Seed, int Index, string? TaskId);
 
 /// <param name="LocalPath">The preview's path on the server with the <c>local</c> preview store; null with <c>s3</c>.</param>
 public sealed record GenerateImageResponse(
@@ -75,9 +75,7 @@ public static class MediaEndpoints
             .Text("negative_prompt", request.NegativePrompt, 0, InputLimits.Prompt)
             .Range("width", request.Width, 64, 4096)
             .Range("height", request.Height, 64, 4096)
-            // ComfyUI seeds go past 2^32 (its KSampler takes up to 2^64-1); a candidate's own seed must be accepted back.
-            // Seeds are stored as signed 64-bit numbers, so the top half of ComfyUI's range is not offered.
-            .Range("seed", request.Seed, -1, long.MaxValue);
+            .Rule(Seeds.IsValid(request.Seed, request.Source), "seed", Seeds.Rule(request.Source));
         if (!checks.Ok)
         {
             return checks.Problem();
@@ -86,7 +84,7 @@ public static class MediaEndpoints
         {
             Prompt = request.Prompt!.Trim(),
             NegativePrompt = request.NegativePrompt,
-            Seed = request.Seed is null or -1 ? null : request.Seed,
+            Seed = Seeds.Chosen(request.Seed),
             Width = request.Width,
             Height = request.Height,
             Steps = request.NumInferenceSteps,

@@ -22,6 +22,20 @@ internal sealed class ShareProgress(IProgress<GenerationProgress>? progress, int
         }
     }
 
+    /// <summary>Passes on a server's live preview of the image it is denoising, at the share's current progress.</summary>
+    public void Preview(PoolShare share, LivePreview preview)
+    {
+        if (progress is null)
+        {
+            return;
+        }
+        lock (_lock)
+        {
+            var done = _shares.Values.Sum(s => s.Fraction >= 1 ? s.Count : (int)Math.Floor(s.Fraction * s.Count));
+            progress.Report(new GenerationProgress(Math.Min(done, total), total, "live preview") { Preview = preview });
+        }
+    }
+
     private void Set(PoolShare share, double fraction, string? step)
     {
         if (progress is null)

@@ -40,7 +40,7 @@ public sealed class TitleCardGenerator : IImageGenerator
             var png = WebImages.RenderSvg(Encoding.UTF8.GetBytes(svg));
             images.Add(new GeneratedImage(png.Data, png.ContentType, png.Width, png.Height)
             {
-                Seed = seed,
+                Seed = (ulong)seed,
             });
             progress?.Report(new GenerationProgress(i + 1, request.Count, "drawing title card"));
         }

@@ -107,6 +107,16 @@ public sealed class ContentTask : IHasId
     public int Round { get; set; } = 1;
     /// <summary>What the reviewer's feedback asked to avoid, added to the backend's negative prompt.</summary>
     public string? NegativeHint { get; set; }
+    /// <summary>
+    /// Feedback a model writer has yet to turn into a new image prompt: set by a reject that starts a new
+    /// round, used and cleared by the pipeline before it draws that round.
+    /// </summary>
+    public string? PromptFeedback { get; set; }
+    /// <summary>
+    /// The settings the pending images are drawn with ("more like this": one candidate's source, size and
+    /// negative prompt), as JSON of <see cref="PendingImageSettings"/>; null: the task's and <c>Images:*</c>.
+    /// </summary>
+    public string? PendingSettings { get; set; }
 
     /// <summary>When an approved post goes live (UTC); null: as soon as its image is uploaded.</summary>
     public DateTime? PublishAt { get; set; }

@@ -68,7 +68,7 @@ public sealed partial class TaskActions
         return Outcome.Conflict("The task kept changing; try again.");
     }
 
-    /// <summary>New candidates from one candidate's prompt, with new seeds, in the background.</summary>
+    /// <summary>New candidates from one candidate's prompt and settings (source, size, negative prompt), with new seeds, in the background.</summary>
     public async Task<(Outcome Outcome, string? TaskId)> MoreLikeThisAsync(string imageId, int count, string actor, CancellationToken ct)
     {
         string? taskId;
@@ -84,7 +84,8 @@ public sealed partial class TaskActions
                 return (Outcome.Conflict("This image belongs to no task; use the media API to generate more."), null);
             }
             taskId = image.TaskId;
-            var outcome = await GenerateMoreAsync(taskId, count, image.Prompt, actor, ct);
+            var like = new PendingImageSettings(image.Prompt, image.NegativePrompt, image.Source, image.Width, image.Height);
+            var outcome = await GenerateMoreAsync(taskId, count, image.Prompt, actor, ct, like, image.Variation);
             return (outcome, taskId);
         }
     }

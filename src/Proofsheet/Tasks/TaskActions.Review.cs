@@ -139,8 +139,10 @@ public sealed partial class TaskActions
 
     /// <summary>
     /// Rejects the candidates. With a new prompt, or with <paramref name="regenerate"/>, a new round of
-    /// images is made and the earlier rounds stay choosable; the feedback becomes a hint of what to
-    /// avoid (added to the negative prompt). Otherwise the task ends as rejected and its candidates go
+    /// images is made and the earlier rounds stay choosable. A model writer rewrites the image prompt
+    /// from the feedback before the round is drawn (the pipeline does, off the request's path); the
+    /// offline <c>outline</c> writer cannot, so the feedback becomes a hint of what to avoid (added to
+    /// the negative prompt). Otherwise the task ends as rejected and its candidates go
     /// to the trash, from which reopening the task brings them back.
     /// </summary>
     public async Task<Outcome> RejectAsync(string taskId, string feedback, string? newPrompt, string actor, CancellationToken ct, bool regenerate = false,
@@ -172,23 +174,30 @@ public sealed partial class TaskActions
             {
                 task.ImagePrompt = newPrompt;
             }
-            else
+            else if (writer.Writer is Writing.IImagePromptWriter)
             {
-                task.NegativeHint = string.IsNullOrWhiteSpace(task.NegativeHint) ? feedback : $"{task.NegativeHint}, {feedback}";
-                if (task.NegativeHint.Length > InputLimits.Feedback)
+                task.PromptFeedback = string.IsNullOrWhiteSpace(task.PromptFeedback) ? feedback : $"{task.PromptFeedback}; {feedback}";
+                if (task.PromptFeedback.Length > InputLimits.Feedback)
                 {
-                    task.NegativeHint = task.NegativeHint[^InputLimits.Feedback..];
+                    task.PromptFeedback = task.PromptFeedback[^InputLimits.Feedback..];
                 }
             }
+            else
+            {
+                AddNegativeHint(task, feedback);
+            }
+            task.PendingSettings = null;
             task.Round++;
             task.ImagesPending = task.NumVariations;
             task.Attempts = 0;
             task.Error = null;
             task.NextAttemptAt = null;
             task.FailedStatus = null;
-            db.Record(task, "rejected", actor, string.IsNullOrWhiteSpace(newPrompt)
-                ? $"{feedback} — round {task.Round} avoids it"
-                : $"{feedback} — round {task.Round} with a new prompt: {newPrompt}");
+            db.Record(task, "rejected", actor, !string.IsNullOrWhiteSpace(newPrompt)
+                ? $"{feedback} — round {task.Round} with a new prompt: {newPrompt}"
+                : task.PromptFeedback is not null
+                    ? $"{feedback} — the {writer.Writer.Name} writer rewrites the image prompt from it for round {task.Round}"
+                    : $"{feedback} — round {task.Round} avoids it");
             if (task.Status != WorkflowStatus.GeneratingImages)
             {
                 db.MoveTo(task, WorkflowStatus.GeneratingImages, actor, $"round {task.Round}");
@@ -203,8 +212,21 @@ public sealed partial class TaskActions
         return outcome;
     }
 
-    /// <summary>Adds <paramref name="count"/> candidates to a task under review, in the background.</summary>
-    public async Task<Outcome> GenerateMoreAsync(string taskId, int count, string? prompt, string actor, CancellationToken ct)
+    /// <summary>Feedback as something to avoid: appended to the task's negative hint, the newest kept when it grows too long.</summary>
+    internal static void AddNegativeHint(ContentTask task, string feedback)
+    {
+        task.NegativeHint = string.IsNullOrWhiteSpace(task.NegativeHint) ? feedback : $"{task.NegativeHint}, {feedback}";
+        if (task.NegativeHint.Length > InputLimits.Feedback)
+        {
+            task.NegativeHint = task.NegativeHint[^InputLimits.Feedback..];
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="count"/> candidates to a task under review, in the background; with
+    /// <paramref name="like"/>, drawn with that candidate's settings (and new seeds).
+    /// </summary>
+    public async Task<Outcome> GenerateMoreAsync(string taskId, int count, string? prompt, string actor, CancellationToken ct, PendingImageSettings? like = null, int? likeIndex = null)
     {
         var outcome = await MutateAsync(taskId, (db, task) =>
         {
@@ -216,12 +238,20 @@ public sealed partial class TaskActions
             {
                 return Task.FromResult(Outcome.Invalid("num_variations", $"At most {imageOptions.CurrentValue.MaxVariations} images can be generated at once."));
             }
+            // Pending images are one batch drawn with one set of settings: one that differs waits its turn.
+            if (task.ImagesPending > 0 && (like is not null || task.PendingSettings is not null))
+            {
+                return Task.FromResult(Outcome.Conflict("Images are still being made for this task; ask again when they are done."));
+            }
             if (!string.IsNullOrWhiteSpace(prompt))
             {
                 task.ImagePrompt = prompt;
             }
             task.ImagesPending += count;
-            db.Record(task, "more_images_requested", actor, $"{count} with prompt: {task.ImagePrompt}");
+            task.PendingSettings = like?.ToJson();
+            db.Record(task, "more_images_requested", actor, like is null
+                ? $"{count} with prompt: {task.ImagePrompt}"
+                : $"{count} like image {likeIndex}: {like.Prompt} ({like.Source}, {like.Width}×{like.Height}, new seeds)");
             if (task.Status != WorkflowStatus.GeneratingImages)
             {
                 db.MoveTo(task, WorkflowStatus.GeneratingImages, actor);

@@ -24,7 +24,8 @@ public sealed partial class TaskActions(
     Publishing.PublishedCopies publishedCopies,
     WebhookOutbox webhooks,
     WebhookSignal webhookSignal,
-    PublicUrls urls)
+    PublicUrls urls,
+    Writing.ActiveWriter writer)
 {
     private static readonly WorkflowStatus[] Reviewable = [WorkflowStatus.AwaitingApproval, WorkflowStatus.GeneratingImages];
 

@@ -22,6 +22,7 @@ public sealed class TaskEventStream(IClusterBus bus)
     // The draft so far while a writer streams it: a page that subscribes after the first pieces were sent
     // (or that reloads) starts from it instead of from an empty box until the next piece.
     private readonly ConcurrentDictionary<string, DraftText> _drafts = new();
+    private readonly ConcurrentDictionary<string, Images.LivePreview> _previews = new();
 
     public void Publish(string taskId, TaskStreamMessage message)
     {
@@ -40,10 +41,15 @@ public sealed class TaskEventStream(IClusterBus bus)
         {
             _drafts[taskId] = draft;
         }
+        else if (message.Data is Images.LivePreview preview)
+        {
+            _previews[taskId] = preview;
+        }
         else if (message.Type == "status")
         {
             _progress.TryRemove(taskId, out _);
             _drafts.TryRemove(taskId, out _);
+            _previews.TryRemove(taskId, out _);
         }
         if (_subscribers.TryGetValue(taskId, out var channels))
         {
@@ -61,6 +67,11 @@ public sealed class TaskEventStream(IClusterBus bus)
 
     /// <summary>The draft as far as the writer has streamed it, while the task is being written.</summary>
     public DraftText? CurrentDraft(string taskId) => _drafts.GetValueOrDefault(taskId);
+    /// <summary>
+    /// The last live preview of an image being generated for the task, if any: a page opened (or a live
+    /// part drawn) mid-render shows it at once rather than after the server's next preview.
+    /// </summary>
+    public Images.LivePreview? CurrentPreview(string taskId) => _previews.GetValueOrDefault(taskId);
 
     public Subscription Subscribe(string taskId)
     {

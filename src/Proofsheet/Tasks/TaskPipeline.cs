@@ -170,9 +170,14 @@ public sealed class TaskPipeline(
 
     private async Task GenerateAsync(ContentTask task, CancellationToken ct)
     {
+        if (!string.IsNullOrWhiteSpace(task.PromptFeedback))
+        {
+            await RewriteImagePromptAsync(task, ct);
+        }
         if (task.ImagesPending > 0)
         {
-            await candidates.GenerateForTaskAsync(task.Id, task.ImagesPending, new GenerationOverrides(), fromPipeline: true, TaskHistory.System, ct);
+            var like = PendingImageSettings.FromJson(task.PendingSettings);
+            await candidates.GenerateForTaskAsync(task.Id, task.ImagesPending, like?.ToOverrides() ?? new GenerationOverrides(), fromPipeline: true, TaskHistory.System, ct);
         }
         while (true)
         {
@@ -184,12 +189,67 @@ public sealed class TaskPipeline(
             }
             current.Attempts = 0;
             current.Error = null;
+            current.PendingSettings = null;
             db.MoveTo(current, WorkflowStatus.AwaitingApproval, TaskHistory.System);
             webhooks.AddTask(db, WebhookOutbox.TaskAwaitingApproval, current, urls);
             try
             {
                 await db.SaveAndAnnounceAsync(stream, ct);
                 webhookSignal.Notify();
+                return;
+            }
+            catch (DbUpdateConcurrencyException)
+            {
+            }
+        }
+    }
+
+    /// <summary>
+    /// The reviewer's feedback on the last round, turned into the next round's image prompt by the model
+    /// writer. If the writer cannot (it failed, or the writer changed to <c>outline</c> meanwhile), the
+    /// feedback is kept as something to avoid, as the offline writer does, and the history says why.
+    /// </summary>
+    private async Task RewriteImagePromptAsync(ContentTask task, CancellationToken ct)
+    {
+        var feedback = task.PromptFeedback!;
+        string? rewritten = null;
+        string? failure = null;
+        if (writer.Writer is IImagePromptWriter rewriter)
+        {
+            stream.Progress(task.Id, new ProgressData(0, 1, $"rewriting the image prompt with {writer.Writer.Name}", "generating_images"));
+            try
+            {
+                rewritten = await rewriter.RewriteImagePromptAsync(new ImagePromptRequest(task.ImagePrompt ?? task.Title ?? task.Topic, feedback, task.Title, task.Topic), ct);
+            }
+            catch (WriterException ex)
+            {
+                logger.LogWarning("The image prompt of task {TaskId} was not rewritten: {Reason}", task.Id, ex.Message);
+                failure = ex.Message;
+            }
+        }
+        while (true)
+        {
+            await using var db = await dbs.CreateDbContextAsync(ct);
+            var current = await db.Tasks.SingleAsync(t => t.Id == task.Id, ct);
+            if (current.PromptFeedback != feedback)
+            {
+                return; // another reject changed it meanwhile: that one is rewritten on the next pass
+            }
+            if (rewritten is not null)
+            {
+                current.ImagePrompt = rewritten;
+                db.Record(current, "image_prompt_rewritten", TaskHistory.System, $"From the feedback \"{feedback}\": {rewritten}");
+            }
+            else
+            {
+                TaskActions.AddNegativeHint(current, feedback);
+                db.Record(current, "image_prompt_kept", TaskHistory.System,
+                    $"The image prompt was not rewritten ({failure ?? $"the {writer.Writer.Name} writer cannot"}); the feedback is kept as something to avoid.");
+            }
+            current.PromptFeedback = null;
+            try
+            {
+                await db.SaveAndAnnounceAsync(stream, ct);
                 return;
             }
             catch (DbUpdateConcurrencyException)

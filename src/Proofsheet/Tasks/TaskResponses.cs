@@ -7,7 +7,7 @@ namespace Proofsheet.Tasks;
 /// <c>s3</c> (there is no file) and once the preview is deleted. Fetch the image at <paramref name="PreviewUrl"/>.</param>
 public sealed record ImageVariationResponse(
     int Index, string ImageId, string? LocalPath, string Filename, string PreviewUrl, string Source,
-    long? Seed, int Width, int Height, string ContentType, long ByteSize, string Sha256, string Prompt,
+    ulong? Seed, int Width, int Height, string ContentType, long ByteSize, string Sha256, string Prompt,
     string? NegativePrompt, DateTime GeneratedAt, double GenerationTime, string Status, bool Selected,
     string? CdnUrl, ImageAttributionResponse? Attribution, string? Model, int Stars, int Round, DateTime? TrashedAt,
     double? FocusX = null, double? FocusY = null);

@@ -10,7 +10,7 @@ namespace Proofsheet.Writing;
 /// Writes through any OpenAI-compatible <c>/chat/completions</c> endpoint (OpenAI, Ollama, vLLM, LM Studio,
 /// llama.cpp server), asking for the article as strict structured JSON.
 /// </summary>
-public sealed class OpenAIWriter(IHttpClientFactory httpClients, IOptions<OpenAIWriterOptions> options, ILogger<OpenAIWriter> logger) : IArticleWriter
+public sealed class OpenAIWriter(IHttpClientFactory httpClients, IOptions<OpenAIWriterOptions> options, ILogger<OpenAIWriter> logger) : IArticleWriter, IImagePromptWriter
 {
     public const string HttpClientName = "Proofsheet.Writing.OpenAI";
     // The SDK refuses an empty key, and local servers (Ollama, LM Studio…) accept any.
@@ -125,6 +125,61 @@ public sealed class OpenAIWriter(IHttpClientFactory httpClients, IOptions<OpenAI
             throw WriterFailures.Unreachable(Service, o.BaseUrl!, ex, o.ApiKey);
         }
         return Read(text.ToString(), refusal.Length == 0 ? null : refusal.ToString(), finish, model, usage);
+    }
+
+    /// <summary>A new image prompt from a reviewer's feedback: one short structured answer, not streamed.</summary>
+    public async Task<string> RewriteImagePromptAsync(ImagePromptRequest request, CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        using var transport = new HttpClientPipelineTransport(httpClients.CreateClient(HttpClientName));
+        var client = new ChatClient(o.Model, new ApiKeyCredential(string.IsNullOrEmpty(o.ApiKey) ? PlaceholderKey : o.ApiKey), new OpenAIClientOptions
+        {
+            Endpoint = new Uri(o.BaseUrl!),
+            Transport = transport,
+            RetryPolicy = new ClientRetryPolicy(0),
+            NetworkTimeout = Timeout.InfiniteTimeSpan,
+        });
+        ChatMessage[] messages = [new SystemChatMessage(ImagePromptJson.SystemPrompt), new UserChatMessage(ImagePromptJson.UserPrompt(request))];
+        var completionOptions = new ChatCompletionOptions
+        {
+            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat(
+                ImagePromptJson.SchemaName, BinaryData.FromString(ImagePromptJson.Schema().ToJsonString()), "A rewritten image prompt", jsonSchemaIsStrict: true),
+        };
+        ChatCompletion completion;
+        try
+        {
+            completion = (await client.CompleteChatAsync(messages, completionOptions, cancellationToken)).Value;
+        }
+        catch (ClientResultException ex) when (ex.Status == 0)
+        {
+            throw WriterFailures.IsTimeout(ex)
+                ? WriterFailures.TimedOut(Service, o.Timeout, $"{OpenAIWriterOptions.Section}:Timeout")
+                : WriterFailures.Unreachable(Service, o.BaseUrl!, (Exception?)WriterFailures.Find<HttpRequestException>(ex) ?? ex, o.ApiKey);
+        }
+        catch (ClientResultException ex)
+        {
+            throw WriterFailures.FromStatus(Service, ex.Status, ex.GetRawResponse()?.Content?.ToString(), o.ApiKey, $"{OpenAIWriterOptions.Section}:ApiKey");
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested && (WriterFailures.IsTimeout(ex) || ex is OperationCanceledException))
+        {
+            throw WriterFailures.TimedOut(Service, o.Timeout, $"{OpenAIWriterOptions.Section}:Timeout");
+        }
+        catch (HttpRequestException ex)
+        {
+            throw WriterFailures.Unreachable(Service, o.BaseUrl!, ex, o.ApiKey);
+        }
+        if (!string.IsNullOrEmpty(completion.Refusal))
+        {
+            throw new WriterException($"The model declined to rewrite the image prompt: {completion.Refusal}", retryable: false);
+        }
+        try
+        {
+            return ImagePromptJson.ParseText(string.Concat(completion.Content.Where(p => p.Kind == ChatMessageContentPartKind.Text).Select(p => p.Text)));
+        }
+        catch (FormatException ex)
+        {
+            throw new WriterException($"{Service} did not answer with an image prompt: {ex.Message}.", retryable: true);
+        }
     }
 
     private static ModelAttempt Read(string text, string? refusal, ChatFinishReason? finish, string? model, ChatTokenUsage? usage)

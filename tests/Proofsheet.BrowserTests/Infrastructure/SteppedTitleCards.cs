@@ -19,6 +19,12 @@ public sealed class SteppedTitleCards : IImageGenerator
 
     public string Name => _inner.Name;
 
+    /// <summary>Before each image, report a live preview of it as a GPU server does while it denoises.</summary>
+    public bool LivePreviews { get; set; }
+
+    /// <summary>The preview sent before image <paramref name="variation"/> is drawn (a small PNG of its own).</summary>
+    public static byte[] PreviewOf(int variation) => Proofsheet.Testing.Png.ForIndex(variation, 48);
+
     /// <summary>Lets <paramref name="count"/> more images be drawn.</summary>
     public void Allow(int count) => _permits.Release(count);
 
@@ -59,6 +65,10 @@ public sealed class SteppedTitleCards : IImageGenerator
         progress?.Report(new GenerationProgress(0, request.Count, "waiting for the test"));
         for (var i = 0; i < request.Count; i++)
         {
+            if (LivePreviews)
+            {
+                progress?.Report(new GenerationProgress(i, request.Count, "live preview") { Preview = new LivePreview(PreviewOf(request.FirstVariation + i), "image/png") });
+            }
             if (!_open)
             {
                 await _permits.WaitAsync(cancellationToken);

@@ -44,6 +44,7 @@ public sealed class TaskPage(IPage page)
     public ILocator Status => page.Locator("#live .live-head .badge");
     public ILocator Progress => page.Locator("#progress progress");
     public ILocator ProgressText => page.Locator("#progress .step");
+    public ILocator LivePreview => page.Locator("#live-preview .live-preview img");
     public ILocator Thumbnails => page.Locator("#candidates .candidate img");
     public ILocator Radios => page.GetByRole(AriaRole.Radio);
     public ILocator DraftPreview => page.Locator("#draft-preview");

@@ -71,6 +71,52 @@ public abstract class DeskApiTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task More_like_this_keeps_the_candidates_prompt_source_size_and_negative_prompt_with_new_seeds()
+    {
+        await using var app = await TestApp.StartAsync(database);
+        using var api = app.Api();
+        var id = (await app.CreateTaskAsync("Write about damson jam", 1)).GetProperty("id").GetString()!;
+        await app.WaitForStatusAsync(id, "awaiting_approval");
+        // A candidate made with its own settings, unlike the task's defaults.
+        var made = await api.PostAsJsonAsync("/api/media/generate-image", new
+        {
+            prompt = "a jar of dark jam on a windowsill, wide shot", task_id = id, negative_prompt = "people, hands",
+            width = 640, height = 384, seed = 40, source = "titlecard",
+        });
+        Assert.Equal(HttpStatusCode.OK, made.StatusCode);
+        var likeId = (await made.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("image").GetProperty("id").GetString()!;
+
+        var more = await api.PostAsJsonAsync($"/api/media/images/{likeId}/more-like-this", new { num_variations = 2 });
+        Assert.Equal(HttpStatusCode.Accepted, more.StatusCode);
+        // While those are being made, asking again is refused with a reason, and nothing changes.
+        var again = await api.PostAsJsonAsync($"/api/media/images/{likeId}/more-like-this", new { num_variations = 1 });
+        if (again.StatusCode != HttpStatusCode.Accepted)
+        {
+            await AssertProblemAsync(again, HttpStatusCode.Conflict);
+        }
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var all = Candidates(task);
+        var like = all.Single(c => c.GetProperty("image_id").GetString() == likeId);
+        var news = all.Where(c => c.GetProperty("index").GetInt32() > like.GetProperty("index").GetInt32()).ToList();
+        Assert.InRange(news.Count, 2, 3);
+        Assert.All(news, c =>
+        {
+            Assert.Equal("a jar of dark jam on a windowsill, wide shot", c.GetProperty("prompt").GetString());
+            Assert.Equal("people, hands", c.GetProperty("negative_prompt").GetString());
+            Assert.Equal("titlecard", c.GetProperty("source").GetString());
+            Assert.Equal(640, c.GetProperty("width").GetInt32());
+            Assert.Equal(384, c.GetProperty("height").GetInt32());
+        });
+        var seeds = news.Select(c => c.GetProperty("seed").GetUInt64()).Append(like.GetProperty("seed").GetUInt64()).ToList();
+        Assert.Equal(seeds.Count, seeds.Distinct().Count());
+        // The next plain "generate more" is drawn with the task's own settings again.
+        Assert.True((await api.PostAsJsonAsync($"/api/tasks/{id}/generate-more", new { num_variations = 1 })).IsSuccessStatusCode);
+        var plain = Candidates(await app.WaitForStatusAsync(id, "awaiting_approval"))[^1];
+        Assert.NotEqual(640, plain.GetProperty("width").GetInt32());
+    }
+
+    [Fact]
     public async Task Reject_with_feedback_starts_a_new_round_and_earlier_rounds_stay_choosable()
     {
         await using var app = await TestApp.StartAsync(database);

@@ -15,7 +15,7 @@ public sealed class Automatic1111GeneratorTests
         ["Images:Automatic1111:ProgressInterval"] = "00:00:00.050",
     };
 
-    private static ImageRequest Request(int count, long? seed = null) => new()
+    private static ImageRequest Request(int count, ulong? seed = null) => new()
     {
         Prompt = "a lighthouse on a cliff at sunset, photo",
         NegativePrompt = "blurry, lowres",
@@ -244,7 +244,8 @@ public sealed class Automatic1111GeneratorTests
 
         var entry = report.Entries["images:automatic1111"];
         Assert.Equal(HealthStatus.Degraded, entry.Status);
-        Assert.Equal("1 of 2 AUTOMATIC1111 server(s) ready.", entry.Description);
+        Assert.StartsWith("1 of 2 AUTOMATIC1111 server(s) ready.", entry.Description);
+        Assert.Contains($"{dead}: could not connect.", entry.Description);
         Assert.StartsWith("ready, model sd_xl_base_1.0", (string)entry.Data[a1111.BaseUrl]);
         Assert.Equal("could not connect", entry.Data[dead]);
 

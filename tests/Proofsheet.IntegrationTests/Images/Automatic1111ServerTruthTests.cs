@@ -67,6 +67,8 @@ public sealed class Automatic1111ServerTruthTests
         // The server's options still name the loaded model; readiness says what the last job used.
         Assert.Equal("ready, model sd_xl_base_1.0.safetensors [31e35c80fc] loaded (no job yet)", before.Data[a1111.BaseUrl]);
         Assert.Equal("ready, last job rendered with juggernautXL_v9 [c9e3e68f89]", after.Data[a1111.BaseUrl]);
+        // The health page shows the description, so the model is in it too.
+        Assert.Equal($"1 of 1 AUTOMATIC1111 server(s) ready. {a1111.BaseUrl}: ready, last job rendered with juggernautXL_v9 [c9e3e68f89].", after.Description);
     }
 
     [Fact]
@@ -167,5 +169,23 @@ public sealed class Automatic1111ServerTruthTests
         var server = new Uri("http://gpu-1:7860/");
 
         Assert.Equal("http://gpu-1:7860 " + expected, Automatic1111Client.DescribeError(server, 404, body));
+    }
+
+    [Fact]
+    public async Task Live_previews_are_passed_on_while_the_batch_denoises()
+    {
+        await using var a1111 = await Automatic1111StandIn.StartAsync();
+        a1111.LivePreviews = true;
+        a1111.Delay = TimeSpan.FromMilliseconds(200);
+        a1111.HoldUntilProgressPolls = 3;
+        await using var app = ImagesHost.Build(Config(a1111.BaseUrl));
+        var progress = new RecordingProgress();
+
+        await app.Generator<Automatic1111Generator>().GenerateAsync(Request(2), progress, CancellationToken.None);
+
+        var previews = progress.Reports.Where(r => r.Preview is not null).ToList();
+        Assert.NotEmpty(previews);
+        Assert.All(previews, r => Assert.Equal("image/png", r.Preview!.ContentType));
+        Assert.All(previews, r => Assert.NotNull(ImageSniffer.Sniff(r.Preview!.Data)));
     }
 }

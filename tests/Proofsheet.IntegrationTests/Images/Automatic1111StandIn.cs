@@ -90,6 +90,8 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
     /// <summary>The largest batch that fits in GPU memory; 0 for no limit.</summary>
     public int MaxBatch { get; set; }
     public int Interrupts;
+    /// <summary>The server's live previews setting (show_progress_every_n_steps): progress carries current_image while a job runs.</summary>
+    public bool LivePreviews { get; set; }
     /// <summary>Jobs that ran to their end (not interrupted), even when nobody was waiting for the answer.</summary>
     public int JobsCompleted;
     /// <summary>Set when a job starts rendering (after the queue lock), so a test can act while it runs.</summary>
@@ -333,8 +335,9 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
         ? Results.Json(new { error, detail, body = "", message }, statusCode: status)
         : Results.Json(new { error, detail, body = "", errors = message }, statusCode: status);
 
-    private IResult Progress()
+    private IResult Progress(HttpRequest request)
     {
+        var withImage = LivePreviews && request.Query["skip_current_image"] != "true";
         Interlocked.Increment(ref ProgressPolls);
         lock (_jobLock)
         {
@@ -360,7 +363,7 @@ internal sealed class Automatic1111StandIn : IAsyncDisposable
             {
                 progress, eta_relative = 1.0,
                 state = new { skipped = false, interrupted = _interrupt.IsCancellationRequested, stopping_generation = false, job = "scripts_txt2img", job_count = 1, job_timestamp = "20250101120000", job_no = 0, sampling_step = step, sampling_steps = _jobSteps },
-                current_image = (string?)null, textinfo = (string?)null,
+                current_image = withImage ? Convert.ToBase64String(Proofsheet.Testing.Png.ForIndex(step, 8)) : null, textinfo = (string?)null,
             });
         }
     }

@@ -13,7 +13,7 @@ public sealed class ComfyUIGeneratorTests
         ["Images:ComfyUI:BaseUrls"] = string.Join(",", baseUrls),
     };
 
-    private static ImageRequest Request(int count, long? seed = null) => new()
+    private static ImageRequest Request(int count, ulong? seed = null) => new()
     {
         Prompt = "a lighthouse on a cliff at sunset, photo",
         NegativePrompt = "blurry, lowres",
@@ -58,6 +58,21 @@ public sealed class ComfyUIGeneratorTests
     }
 
     [Fact]
+    public async Task Binary_preview_frames_become_live_previews()
+    {
+        await using var comfy = await ComfyUIStandIn.StartAsync();
+        comfy.LivePreviews = true;
+        await using var app = ImagesHost.Build(Config(comfy.BaseUrl));
+        var progress = new RecordingProgress();
+
+        await app.Generator<ComfyUIGenerator>().GenerateAsync(Request(1), progress, CancellationToken.None);
+
+        var previews = progress.Reports.Where(r => r.Preview is not null).ToList();
+        Assert.Equal(8, previews.Count);
+        Assert.All(previews, r => Assert.Equal("image/png", r.Preview!.ContentType));
+    }
+
+    [Fact]
     public async Task Any_image_of_a_request_renders_again_alone_from_its_seed()
     {
         await using var comfy = await ComfyUIStandIn.StartAsync();
@@ -69,7 +84,7 @@ public sealed class ComfyUIGeneratorTests
 
         Assert.Equal(batch[1].Seed, again.Seed);
         Assert.Equal(batch[1].Data, again.Data);
-        Assert.All(batch, i => Assert.InRange(i.Seed!.Value, 0, (1L << 53) + 3));
+        Assert.All(batch, i => Assert.InRange(i.Seed!.Value, 0UL, (1UL << 53) + 3));
     }
 
     [Fact]

@@ -76,6 +76,8 @@ internal sealed class ComfyUIStandIn : IAsyncDisposable
     public ConcurrentQueue<string?> Interrupts { get; } = new();
     public ConcurrentQueue<string> QueueDeletes { get; } = new();
     public int JobsCompleted;
+    /// <summary>Sends a binary preview frame (PREVIEW_IMAGE, PNG) with each sampling step, as with --preview-method auto.</summary>
+    public bool LivePreviews { get; set; }
     /// <summary>The id of every prompt accepted into the queue, as it is accepted.</summary>
     public System.Threading.Channels.Channel<string> Accepted { get; } = System.Threading.Channels.Channel.CreateUnbounded<string>();
     /// <summary>Each prompt that ran to its end, as it ends (interrupted ones are not listed).</summary>
@@ -191,6 +193,34 @@ internal sealed class ComfyUIStandIn : IAsyncDisposable
             if (s.Socket.State == WebSocketState.Open)
             {
                 await s.Socket.SendAsync(Encoding.UTF8.GetBytes(new JsonObject { ["type"] = type, ["data"] = data }.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);
+            }
+        }
+        catch (WebSocketException)
+        {
+        }
+        finally
+        {
+            s.Gate.Release();
+        }
+    }
+
+    /// <summary>server.py send_image: event type 1 (PREVIEW_IMAGE) and image type 2 (PNG), big-endian, then the bytes.</summary>
+    private async Task SendPreviewAsync(string clientId, byte[] png)
+    {
+        if (!_sockets.TryGetValue(clientId, out var s))
+        {
+            return;
+        }
+        var frame = new byte[8 + png.Length];
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame, 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(frame.AsSpan(4), 2);
+        png.CopyTo(frame, 8);
+        await s.Gate.WaitAsync(CancellationToken.None);
+        try
+        {
+            if (s.Socket.State == WebSocketState.Open)
+            {
+                await s.Socket.SendAsync(frame, WebSocketMessageType.Binary, true, CancellationToken.None);
             }
         }
         catch (WebSocketException)
@@ -387,6 +417,10 @@ internal sealed class ComfyUIStandIn : IAsyncDisposable
         for (var step = 1; step <= steps; step++)
         {
             await SendAsync(clientId, "progress", new JsonObject { ["value"] = step, ["max"] = steps, ["prompt_id"] = promptId, ["node"] = sampler.Key });
+            if (LivePreviews)
+            {
+                await SendPreviewAsync(clientId, Proofsheet.Testing.Png.ForIndex(step, 8));
+            }
             try
             {
                 await Task.Delay(StepDelay, interrupted);

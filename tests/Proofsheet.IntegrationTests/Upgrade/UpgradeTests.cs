@@ -36,7 +36,19 @@ public sealed class UpgradeTests
         ("20261201000600_WebImages", WebImagesAsync),
         ("20261202000200_ScheduledPublishing", ScheduledPublishingAsync),
         ("20261202000201_ReviewLinks", ReviewLinksAsync),
+        ("20261202000501_RoundSettings", RoundSettingsAsync),
     ];
+
+    /// <summary>The old release's tasks wait for no prompt rewrite and keep no "more like this" settings.</summary>
+    private static async Task RoundSettingsAsync(Upgraded u)
+    {
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        var old = u.Before["tasks"];
+        var tasks = await db.Tasks.Where(t => old.Contains(t.Id)).ToListAsync();
+        Assert.NotEmpty(tasks);
+        Assert.All(tasks, t => Assert.Null(t.PromptFeedback));
+        Assert.All(tasks, t => Assert.Null(t.PendingSettings));
+    }
 
     /// <summary>Leases, node heartbeats, shared counters, the key ring, the node on task events.</summary>
     private static async Task ClusterAsync(Upgraded u)

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Proofsheet.IntegrationTests.Images;
 using Proofsheet.IntegrationTests.Infrastructure;
 using Proofsheet.IntegrationTests.Publishing;
@@ -117,6 +118,66 @@ public abstract class BackendWorkflowTests(TestDatabase database)
 
         var variations = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
         Assert.All(variations, v => Assert.Equal("juggernautXL_v9 [c9e3e68f89]", v.GetProperty("model").GetString()));
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task Comfyui_seeds_up_to_2_to_the_64_minus_1_are_kept_returned_and_rendered_again_exactly()
+    {
+        await using var comfy = await ComfyUIStandIn.StartAsync();
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "comfyui,titlecard",
+            ["Images:ComfyUI:BaseUrls"] = comfy.BaseUrl,
+        });
+        using var client = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Enormous Seeds", 1)).GetProperty("id").GetString()!;
+        var prompt = (await app.WaitForStatusAsync(id, "awaiting_approval")).GetProperty("image_prompt").GetString();
+        const ulong top = ulong.MaxValue;
+        const ulong high = (1UL << 63) + 12345;
+
+        // Sent as the JSON numbers themselves, as a script would copy them from a candidate.
+        foreach (var seed in new[] { high, top })
+        {
+            using var body = new StringContent($$"""{"prompt":{{JsonSerializer.Serialize(prompt)}},"task_id":"{{id}}","seed":{{seed}},"source":"comfyui"}""", Encoding.UTF8, "application/json");
+            var made = await client.PostAsync("/api/media/generate-image", body);
+            Assert.Equal(HttpStatusCode.OK, made.StatusCode);
+            Assert.Contains($"\"seed\":{seed},", await made.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        var sent = comfy.Prompts.Select(b => b["prompt"]!.AsObject().Select(n => n.Value!).Single(n => n["class_type"]!.GetValue<string>() == "KSampler")["inputs"]!["seed"]!.GetValue<ulong>()).ToList();
+        Assert.Equal([high, top], sent[^2..]);
+
+        // Stored and read back exactly, on the task and the image.
+        var task = await client.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}");
+        var bySeed = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray()
+            .Where(v => v.GetProperty("seed").ValueKind == JsonValueKind.Number && v.GetProperty("seed").GetUInt64() >= high)
+            .ToDictionary(v => v.GetProperty("seed").GetUInt64(), v => v.GetProperty("image_id").GetString()!);
+        Assert.Equal([high, top], bySeed.Keys.Order());
+        var image = await client.GetFromJsonAsync<JsonElement>($"/api/media/images/{bySeed[top]}");
+        Assert.Equal(top, image.GetProperty("image").GetProperty("seed").GetUInt64());
+
+        // The candidate's own seed renders the same picture again.
+        using (var again = new StringContent($$"""{"prompt":{{JsonSerializer.Serialize(prompt)}},"task_id":"{{id}}","seed":{{top}},"source":"comfyui"}""", Encoding.UTF8, "application/json"))
+        {
+            var response = await client.PostAsync("/api/media/generate-image", again);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var rerendered = (await response.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("image");
+            Assert.Equal(top, rerendered.GetProperty("seed").GetUInt64());
+            Assert.Equal(
+                await client.GetByteArrayAsync($"/api/media/images/{bySeed[top]}/file"),
+                await client.GetByteArrayAsync($"/api/media/images/{rerendered.GetProperty("id").GetString()}/file"));
+        }
+
+        // Out of range, a fraction, or past 2^63 for a backend that is not ComfyUI: a 400 naming the seed, nothing made.
+        var before = comfy.Prompts.Count;
+        foreach (var (seed, source) in new[] { ("18446744073709551616", "comfyui"), ("-2", "comfyui"), ("12.5", "comfyui"), ("9223372036854775808", "titlecard"), ("9223372036854775808", "null") })
+        {
+            using var body = new StringContent($$"""{"prompt":"a lighthouse","task_id":"{{id}}","seed":{{seed}},"source":{{(source == "null" ? "null" : $"\"{source}\"")}}}""", Encoding.UTF8, "application/json");
+            var refused = await client.PostAsync("/api/media/generate-image", body);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
+        }
+        Assert.Equal(before, comfy.Prompts.Count);
         app.DeleteFolder();
     }
 
@@ -234,6 +295,36 @@ public abstract class BackendWorkflowTests(TestDatabase database)
     }
 
     [Fact]
+    public async Task A_servers_live_preview_reaches_the_tasks_event_stream()
+    {
+        await using var a1111 = await Automatic1111StandIn.StartAsync();
+        a1111.LivePreviews = true;
+        a1111.HoldUntilProgressPolls = 5;
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Images:Providers"] = "automatic1111",
+            ["Images:Automatic1111:BaseUrls"] = a1111.BaseUrl,
+            ["Images:Automatic1111:ProgressInterval"] = "00:00:00.100",
+        });
+        var started = a1111.JobStarted.Task;
+        var id = (await app.CreateTaskAsync("Write about Live Previews", 1)).GetProperty("id").GetString()!;
+        await started;
+        using var subscription = app.Services.GetRequiredService<Proofsheet.Tasks.TaskEventStream>().Subscribe(id);
+
+        Proofsheet.Tasks.TaskStreamMessage message;
+        do
+        {
+            message = await subscription.Reader.ReadAsync();
+        }
+        while (message.Type != "preview");
+
+        var preview = Assert.IsType<Proofsheet.Images.LivePreview>(message.Data);
+        Assert.Equal("image/png", preview.ContentType);
+        await app.WaitForStatusAsync(id, "awaiting_approval");
+        app.DeleteFolder();
+    }
+
+    [Fact]
     public async Task The_openai_writer_drafts_the_task_and_the_model_and_usage_are_recorded()
     {
         await using var openai = await OpenAIStandIn.StartAsync();
@@ -256,6 +347,99 @@ public abstract class BackendWorkflowTests(TestDatabase database)
         Assert.Equal("gpt-4o-mini-2024-07-18", metadata.GetProperty("writer_model").GetString());
         Assert.Equal(111, metadata.GetProperty("input_tokens").GetInt32());
         Assert.Equal(222, metadata.GetProperty("output_tokens").GetInt32());
+        app.DeleteFolder();
+    }
+
+    [Fact]
+    public async Task The_openai_writer_rewrites_the_image_prompt_from_reject_feedback_for_the_next_round()
+    {
+        await using var openai = await OpenAIStandIn.StartAsync();
+        openai.Then(OpenAIStandIn.Article())
+            .Then(OpenAIStandIn.Article(content: """{"image_prompt":"a sunlit sourdough loaf on a pale oak table, bright morning light"}"""));
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "openai",
+            ["Content:OpenAI:BaseUrl"] = openai.BaseUrl,
+            ["Content:OpenAI:ApiKey"] = openai.AcceptedKey,
+            ["Content:OpenAI:Model"] = "gpt-4o-mini",
+        });
+        await AssertPromptRewrittenAsync(app, () => openai.Requests.Select(r => r.ToJsonString()).ToList(), "a sunlit sourdough loaf on a pale oak table, bright morning light");
+        Assert.Equal("image_prompt", openai.Requests[^1]["response_format"]!["json_schema"]!["name"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task The_anthropic_writer_rewrites_the_image_prompt_from_reject_feedback_for_the_next_round()
+    {
+        await using var anthropic = await AnthropicStandIn.StartAsync();
+        anthropic.Then(AnthropicStandIn.ToolCall())
+            .Then(AnthropicStandIn.ToolCall(new System.Text.Json.Nodes.JsonObject { ["image_prompt"] = "a sunlit sourdough loaf on a pale oak table, bright morning light" }));
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "anthropic",
+            ["Content:Anthropic:BaseUrl"] = anthropic.BaseUrl,
+            ["Content:Anthropic:ApiKey"] = anthropic.AcceptedKey,
+            ["Content:Anthropic:Model"] = "claude-sonnet-4-5",
+        });
+        await AssertPromptRewrittenAsync(app, () => anthropic.Requests.Select(r => r.ToJsonString()).ToList(), "a sunlit sourdough loaf on a pale oak table, bright morning light");
+        var rewrite = anthropic.Requests[^1];
+        Assert.Equal("submit_image_prompt", rewrite["tool_choice"]!["name"]!.GetValue<string>());
+        Assert.True(rewrite["tools"]![0]!["strict"]!.GetValue<bool>());
+    }
+
+    [Fact]
+    public async Task When_the_writer_cannot_rewrite_the_image_prompt_the_feedback_becomes_something_to_avoid()
+    {
+        await using var openai = await OpenAIStandIn.StartAsync();
+        openai.Then(OpenAIStandIn.Article()).Then(OpenAIStandIn.Error(400, "Unsupported value: 'response_format'", "invalid_request_error"));
+        await using var app = await TestApp.StartAsync(database, new Dictionary<string, string?>
+        {
+            ["Content:Provider"] = "openai",
+            ["Content:OpenAI:BaseUrl"] = openai.BaseUrl,
+            ["Content:OpenAI:ApiKey"] = openai.AcceptedKey,
+            ["Content:OpenAI:Model"] = "gpt-4o-mini",
+        });
+        using var api = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Sourdough Mornings", 1)).GetProperty("id").GetString()!;
+        var before = (await app.WaitForStatusAsync(id, "awaiting_approval")).GetProperty("image_prompt").GetString();
+
+        Assert.Equal(HttpStatusCode.OK, (await api.PostAsJsonAsync($"/api/tasks/{id}/reject", new { feedback = "too dark", regenerate = true })).StatusCode);
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        Assert.Equal(before, task.GetProperty("image_prompt").GetString());
+        var round2 = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().Single(c => c.GetProperty("round").GetInt32() == 2);
+        Assert.Contains("too dark", round2.GetProperty("negative_prompt").GetString(), StringComparison.Ordinal);
+        var history = await api.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
+        var kept = history.EnumerateArray().Single(e => e.GetProperty("kind").GetString() == "image_prompt_kept");
+        Assert.Contains("Unsupported value", kept.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        app.DeleteFolder();
+    }
+
+    /// <summary>Draft, reject with feedback and regenerate: the writer is asked with the old prompt and the feedback, and round 2 uses its answer.</summary>
+    private static async Task AssertPromptRewrittenAsync(TestApp app, Func<List<string>> requests, string rewritten)
+    {
+        using var api = app.Api();
+        var id = (await app.CreateTaskAsync("Write about Sourdough Mornings", 1)).GetProperty("id").GetString()!;
+        var before = (await app.WaitForStatusAsync(id, "awaiting_approval")).GetProperty("image_prompt").GetString()!;
+
+        var rejected = await api.PostAsJsonAsync($"/api/tasks/{id}/reject", new { feedback = "too dark and gloomy, make it a bright morning", regenerate = true });
+        Assert.Equal(HttpStatusCode.OK, rejected.StatusCode);
+        var task = await app.WaitForStatusAsync(id, "awaiting_approval");
+
+        var sent = requests();
+        Assert.Equal(2, sent.Count);
+        Assert.Contains("too dark and gloomy, make it a bright morning", sent[1], StringComparison.Ordinal);
+        Assert.Contains(JsonSerializer.Serialize(before)[1..^1], sent[1], StringComparison.Ordinal);
+        Assert.Equal(rewritten, task.GetProperty("image_prompt").GetString());
+        var candidates = task.GetProperty("metadata").GetProperty("image_variations").EnumerateArray().ToList();
+        var round1 = candidates.Single(c => c.GetProperty("round").GetInt32() == 1);
+        var round2 = candidates.Single(c => c.GetProperty("round").GetInt32() == 2);
+        Assert.Equal(before, round1.GetProperty("prompt").GetString());
+        Assert.Equal(rewritten, round2.GetProperty("prompt").GetString());
+        // The feedback shaped the prompt; it is not also pushed into the negative prompt.
+        Assert.DoesNotContain("gloomy", round2.GetProperty("negative_prompt").GetString() ?? "", StringComparison.Ordinal);
+        var history = await api.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
+        Assert.Contains(history.EnumerateArray(), e => e.GetProperty("kind").GetString() == "image_prompt_rewritten"
+            && e.GetProperty("detail").GetString()!.Contains(rewritten, StringComparison.Ordinal));
         app.DeleteFolder();
     }
 

@@ -10,7 +10,12 @@ namespace Proofsheet.IntegrationTests.Writing;
 /// <summary>
 /// Anthropic's <c>POST /v1/messages</c> (service-contracts.md §6): <c>x-api-key</c> and <c>anthropic-version</c>
 /// required, the required body fields and tool references checked, errors as
-/// <c>{"type":"error","error":{type,message},"request_id"}</c> with a <c>request-id</c> header.
+/// <c>{"type":"error","error":{type,message},"request_id"}</c> with a <c>request-id</c> header. With
+/// <c>"stream": true</c> the answer is server-sent events as the real API sends them: <c>message_start</c>,
+/// <c>content_block_start</c>, <c>ping</c>, <c>content_block_delta</c> (<c>input_json_delta</c> for a tool
+/// call, <c>text_delta</c> for text) in small pieces, <c>content_block_stop</c>, <c>message_delta</c> (stop
+/// reason and output tokens), <c>message_stop</c>; an error after the stream began is an <c>error</c> event
+/// (<c>{"type":"error","error":{type,message}}</c>), the HTTP status already being 200.
 /// Tests script the answers; unscripted requests get the article as a tool call.
 /// </summary>
 public sealed class AnthropicStandIn : IAsyncDisposable
@@ -158,7 +163,7 @@ public sealed class AnthropicStandIn : IAsyncDisposable
 
     /// <summary>The model calls the forced tool with <paramref name="input"/> (the article by default).</summary>
     public static Reply ToolCall(JsonObject? input = null, string stopReason = "tool_use", string model = "claude-sonnet-4-5-20250929",
-        int inputTokens = 412, int outputTokens = 987) =>
+        int inputTokens = 412, int outputTokens = 987, Func<Task>? halfway = null, string? breakWith = null) =>
         (context, request) =>
         {
             var toolName = request["tool_choice"]?["name"]?.GetValue<string>() ?? "tool";
@@ -169,11 +174,14 @@ public sealed class AnthropicStandIn : IAsyncDisposable
                 ["name"] = toolName,
                 ["input"] = input?.DeepClone() ?? StandInArticle.Json(), // a node has one parent; replies may share an input
             };
-            return MessageAsync(context, block, stopReason, model, inputTokens, outputTokens);
+            return MessageAsync(context, request, block, stopReason, model, inputTokens, outputTokens, halfway, breakWith);
         };
 
+    /// <summary>The stream starts, half the tool input arrives, then an <c>overloaded_error</c> event ends it.</summary>
+    public static Reply OverloadedMidStream() => ToolCall(breakWith: "overloaded_error");
+
     public static Reply TextAnswer(string text, string stopReason = "end_turn") =>
-        (context, _) => MessageAsync(context, new JsonObject { ["type"] = "text", ["text"] = text }, stopReason, "claude-sonnet-4-5-20250929", 400, 900);
+        (context, request) => MessageAsync(context, request, new JsonObject { ["type"] = "text", ["text"] = text }, stopReason, "claude-sonnet-4-5-20250929", 400, 900);
 
     public static Reply Error(int status, string type, string message, IDictionary<string, string>? headers = null) =>
         async (context, _) =>
@@ -212,8 +220,14 @@ public sealed class AnthropicStandIn : IAsyncDisposable
             await ToolCall()(context, request);
         };
 
-    private static async Task MessageAsync(HttpContext context, JsonObject block, string stopReason, string model, int inputTokens, int outputTokens)
+    private static async Task MessageAsync(HttpContext context, JsonObject request, JsonObject block, string stopReason, string model, int inputTokens, int outputTokens,
+        Func<Task>? halfway = null, string? breakWith = null)
     {
+        if (request["stream"]?.GetValue<bool>() == true)
+        {
+            await StreamAsync(context, block, stopReason, model, inputTokens, outputTokens, halfway, breakWith);
+            return;
+        }
         var message = new JsonObject
         {
             ["id"] = "msg_" + Guid.NewGuid().ToString("N")[..24],
@@ -234,6 +248,77 @@ public sealed class AnthropicStandIn : IAsyncDisposable
         context.Response.Headers["request-id"] = "req_" + Guid.NewGuid().ToString("N");
         context.Response.ContentType = "application/json";
         await context.Response.WriteAsync(message.ToJsonString(), context.RequestAborted);
+    }
+
+    private static async Task StreamAsync(HttpContext context, JsonObject block, string stopReason, string model, int inputTokens, int outputTokens,
+        Func<Task>? halfway, string? breakWith)
+    {
+        context.Response.Headers["request-id"] = "req_" + Guid.NewGuid().ToString("N");
+        context.Response.ContentType = "text/event-stream; charset=utf-8";
+        context.Response.Headers.CacheControl = "no-cache";
+        async Task EventAsync(string name, JsonObject data)
+        {
+            await context.Response.WriteAsync($"event: {name}\ndata: {data.ToJsonString()}\n\n", context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
+        await EventAsync("message_start", new JsonObject
+        {
+            ["type"] = "message_start",
+            ["message"] = new JsonObject
+            {
+                ["id"] = "msg_" + Guid.NewGuid().ToString("N")[..24], ["type"] = "message", ["role"] = "assistant", ["model"] = model,
+                ["content"] = new JsonArray(), ["stop_reason"] = null, ["stop_sequence"] = null,
+                ["usage"] = new JsonObject { ["input_tokens"] = inputTokens, ["output_tokens"] = 1, ["cache_creation_input_tokens"] = 0, ["cache_read_input_tokens"] = 0 },
+            },
+        });
+        var tool = block["type"]!.GetValue<string>() == "tool_use";
+        // A block starts empty: a tool call with input {}, a text block with "".
+        var start = tool
+            ? new JsonObject { ["type"] = "tool_use", ["id"] = block["id"]!.GetValue<string>(), ["name"] = block["name"]!.GetValue<string>(), ["input"] = new JsonObject() }
+            : new JsonObject { ["type"] = "text", ["text"] = "" };
+        await EventAsync("content_block_start", new JsonObject { ["type"] = "content_block_start", ["index"] = 0, ["content_block"] = start });
+        await EventAsync("ping", new JsonObject { ["type"] = "ping" });
+        var body = tool ? block["input"]!.ToJsonString() : block["text"]!.GetValue<string>();
+        var half = body.Length / 2;
+        for (var at = 0; at < body.Length;)
+        {
+            var size = Math.Min(40, body.Length - at);
+            var piece = body.Substring(at, size);
+            await EventAsync("content_block_delta", new JsonObject
+            {
+                ["type"] = "content_block_delta",
+                ["index"] = 0,
+                ["delta"] = tool
+                    ? new JsonObject { ["type"] = "input_json_delta", ["partial_json"] = piece }
+                    : new JsonObject { ["type"] = "text_delta", ["text"] = piece },
+            });
+            var before = at;
+            at += size;
+            if (before < half && at >= half)
+            {
+                if (breakWith is not null)
+                {
+                    await EventAsync("error", new JsonObject
+                    {
+                        ["type"] = "error",
+                        ["error"] = new JsonObject { ["type"] = breakWith, ["message"] = breakWith == "overloaded_error" ? "Overloaded" : "Internal server error" },
+                    });
+                    return;
+                }
+                if (halfway is not null)
+                {
+                    await halfway();
+                }
+            }
+        }
+        await EventAsync("content_block_stop", new JsonObject { ["type"] = "content_block_stop", ["index"] = 0 });
+        await EventAsync("message_delta", new JsonObject
+        {
+            ["type"] = "message_delta",
+            ["delta"] = new JsonObject { ["stop_reason"] = stopReason, ["stop_sequence"] = null },
+            ["usage"] = new JsonObject { ["output_tokens"] = outputTokens },
+        });
+        await EventAsync("message_stop", new JsonObject { ["type"] = "message_stop" });
     }
 
     private static async Task ErrorAsync(HttpContext context, int status, string type, string message)

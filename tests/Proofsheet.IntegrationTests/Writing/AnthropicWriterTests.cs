@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Proofsheet.Writing;
@@ -59,6 +60,70 @@ public sealed class AnthropicWriterTests
         Assert.Contains("warm and encouraging", prompt);
         Assert.Contains("beginner bakers", prompt);
         Assert.Contains("1200 words", prompt);
+    }
+
+    [Fact]
+    public async Task The_article_streams_and_its_text_is_reported_while_the_tool_input_still_arrives()
+    {
+        await using var standIn = await AnthropicStandIn.StartAsync();
+        var seenMidway = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var reports = new ConcurrentQueue<string>();
+        var progress = new SyncProgress(text => reports.Enqueue(text));
+        // Halfway through the tool input, the stand-in waits until the writer has shown part of the article.
+        standIn.Then(AnthropicStandIn.ToolCall(inputTokens: 11, outputTokens: 22, halfway: async () => seenMidway.TrySetResult(await progress.FirstAsync)));
+        await using var sp = Host(standIn);
+
+        var draft = await Writer(sp).WriteAsync(WriterHost.Request(), progress, CancellationToken.None);
+
+        Assert.True(standIn.Requests[0]["stream"]!.GetValue<bool>());
+        var midway = await seenMidway.Task;
+        Assert.StartsWith(midway, draft.Content, StringComparison.Ordinal);
+        Assert.True(midway.Length < draft.Content.Length);
+        Assert.True(reports.Count > 2, $"{reports.Count} reports");
+        Assert.Equal(draft.Content, reports.Last());
+        Assert.Equal("claude-sonnet-4-5-20250929", draft.Model);
+        Assert.Equal(11, draft.InputTokens);
+        Assert.Equal(22, draft.OutputTokens);
+    }
+
+    [Fact]
+    public async Task An_overloaded_error_event_mid_stream_spoils_the_attempt_and_the_one_retry_asks_again()
+    {
+        await using var standIn = await AnthropicStandIn.StartAsync();
+        standIn.Then(AnthropicStandIn.OverloadedMidStream()).Then(AnthropicStandIn.ToolCall());
+        await using var sp = Host(standIn);
+
+        var draft = await Writer(sp).WriteAsync(WriterHost.Request(), CancellationToken.None);
+
+        Assert.Equal("Baking Sourdough at Home", draft.Title);
+        Assert.Equal(2, standIn.RequestCount);
+    }
+
+    [Fact]
+    public async Task Overloaded_mid_stream_twice_fails_in_plain_words_and_may_be_tried_later()
+    {
+        await using var standIn = await AnthropicStandIn.StartAsync();
+        standIn.Then(AnthropicStandIn.OverloadedMidStream()).Then(AnthropicStandIn.OverloadedMidStream());
+        await using var sp = Host(standIn);
+
+        var ex = await Assert.ThrowsAsync<WriterException>(() => Writer(sp).WriteAsync(WriterHost.Request(), CancellationToken.None));
+
+        Assert.Contains("overloaded_error", ex.Message);
+        Assert.True(ex.Retryable);
+        Assert.Equal(2, standIn.RequestCount);
+    }
+
+    /// <summary>Reports on the writer's own thread (Progress&lt;T&gt; would post them later), and knows the first.</summary>
+    private sealed class SyncProgress(Action<string> report) : IProgress<string>
+    {
+        private readonly TaskCompletionSource<string> _first = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public Task<string> FirstAsync => _first.Task;
+
+        public void Report(string value)
+        {
+            report(value);
+            _first.TrySetResult(value);
+        }
     }
 
     [Fact]
