@@ -23,6 +23,7 @@ public sealed class Publisher(
     TaskEventStream stream,
     WebhookOutbox webhooks,
     WebhookSignal webhookSignal,
+    Email.Notifier notifier,
     PublicUrls urls,
     PublishedPostsChanged postsChanged,
     IOptionsMonitor<StorageOptions> storage,
@@ -213,7 +214,8 @@ public sealed class Publisher(
             task.NextAttemptAt = null;
             db.MoveTo(task, WorkflowStatus.Published, TaskHistory.System, asset.Url);
             // Delivered after, and only if, this transaction commits.
-            webhooks.Add(db, new WebhookPost(post.Id, post.Slug, post.Title, urls.Absolute($"/posts/{post.Slug}"), post.FeaturedImageUrl));
+            webhooks.Add(db, new WebhookPost(post.Id, post.Slug, post.Title, urls.Absolute($"/posts/{post.Slug}"), post.FeaturedImageUrl), task.ApprovedBy);
+            await notifier.QueueAsync(db, task, Email.Notifier.Published, CancellationToken.None, urls.Absolute($"/posts/{post.Slug}"));
             try
             {
                 await db.SaveAndAnnounceAsync(stream, CancellationToken.None);

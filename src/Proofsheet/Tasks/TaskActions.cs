@@ -18,12 +18,14 @@ public sealed partial class TaskActions(
     IPreviewStore previews,
     IOptionsMonitor<ImageOptions> imageOptions,
     IOptionsMonitor<PipelineOptions> pipelineOptions,
-    PublishedPostsChanged postsChanged)
+    PublishedPostsChanged postsChanged,
+    Email.Notifier notifier)
 {
     private static readonly WorkflowStatus[] Reviewable = [WorkflowStatus.AwaitingApproval, WorkflowStatus.GeneratingImages];
 
     public async Task<(Outcome Outcome, ContentTask? Task)> CreateAsync(
-        string topic, string? tone, string? audience, int targetWords, int variations, string? imageSource, string actor, CancellationToken ct)
+        string topic, string? tone, string? audience, int targetWords, int variations, string? imageSource, string actor, CancellationToken ct,
+        string? createdBy = null)
     {
         await using var db = await dbs.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;
@@ -36,6 +38,7 @@ public sealed partial class TaskActions(
             TargetWords = targetWords,
             NumVariations = variations,
             ImageSource = imageSource,
+            CreatedBy = createdBy,
             Status = WorkflowStatus.Queued,
             CreatedAt = now,
             UpdatedAt = now,

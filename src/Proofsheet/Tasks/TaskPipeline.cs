@@ -22,6 +22,7 @@ public sealed class TaskPipeline(
     CandidateGenerator candidates,
     Publisher publisher,
     TaskEventStream stream,
+    Email.Notifier notifier,
     IOptionsMonitor<PipelineOptions> options,
     ILogger<TaskPipeline> logger)
 {
@@ -181,6 +182,7 @@ public sealed class TaskPipeline(
             current.Attempts = 0;
             current.Error = null;
             db.MoveTo(current, WorkflowStatus.AwaitingApproval, TaskHistory.System);
+            await notifier.QueueAsync(db, current, Email.Notifier.AwaitingApproval, ct);
             try
             {
                 await db.SaveAndAnnounceAsync(stream, ct);
@@ -233,6 +235,7 @@ public sealed class TaskPipeline(
                 task.FailedStatus = stage;
                 task.NextAttemptAt = null;
                 db.MoveTo(task, WorkflowStatus.Failed, TaskHistory.System, task.Error);
+                await notifier.QueueAsync(db, task, Email.Notifier.Failed, CancellationToken.None);
             }
             else
             {

@@ -7,7 +7,8 @@ namespace Proofsheet.Webhooks;
 /// <summary>What a <c>post.published</c> event says about the post.</summary>
 public sealed record WebhookPost(string Id, string Slug, string Title, string Url, string? FeaturedImageUrl);
 
-internal sealed record WebhookEvent(string Event, string Id, DateTime OccurredAt, WebhookPost Post);
+/// <param name="Actor">Who caused it: the person (or their API key, or a named non-person actor such as the system).</param>
+internal sealed record WebhookEvent(string Event, string Id, DateTime OccurredAt, WebhookPost Post, string? Actor);
 
 /// <summary>
 /// Queues events in the caller's DbContext without saving: the publisher saves them in the same
@@ -23,7 +24,7 @@ public sealed class WebhookOutbox(IOptions<WebhookOptions> options, TimeProvider
     };
 
     /// <summary>Adds one delivery per configured receiver; returns how many.</summary>
-    public int Add(AppDbContext db, WebhookPost post)
+    public int Add(AppDbContext db, WebhookPost post, string? actor = null)
     {
         var clock = time.GetUtcNow();
         var now = clock.UtcDateTime;
@@ -36,7 +37,7 @@ public sealed class WebhookOutbox(IOptions<WebhookOptions> options, TimeProvider
                 Id = id,
                 Url = url,
                 Event = PostPublished,
-                Payload = JsonSerializer.Serialize(new WebhookEvent(PostPublished, id, now, post), Json),
+                Payload = JsonSerializer.Serialize(new WebhookEvent(PostPublished, id, now, post, actor), Json),
                 NextAttemptAt = now,
                 CreatedAt = now,
             });
