@@ -60,7 +60,10 @@ public sealed class TeamTests : IClassFixture<Browser>
     public async Task The_admin_invites_someone_who_joins_through_the_link_and_changes_their_password()
     {
         var admin = await _browser.NewPageAsync(width: 360);
-        await new LoginPage(admin).LogInAsync(HubApp.Password);
+        var adminTasks = await new LoginPage(admin).LogInAsync(HubApp.Password);
+        var task = await adminTasks.CreatePostAsync("Write about assigned reviews", variations: 1);
+        await task.WaitForStatusAsync("awaiting_approval");
+        var taskId = task.Id;
         await admin.GotoAsync("/hub/people");
         await admin.GetByLabel("Name").FillAsync("Rosa Reviewer");
         await admin.GetByLabel("Email").FillAsync("rosa@example.com");
@@ -90,6 +93,27 @@ public sealed class TeamTests : IClassFixture<Browser>
         await Expect(rosa.Locator("p.notice")).ToContainTextAsync("Your password is changed");
         Assert.True(await rosa.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"));
         await Browser.ScreenshotAsync(rosa, "62-account-360");
+
+        // Not assigned to her: she may look and comment, but sees no decision or edit controls.
+        await rosa.GotoAsync($"/hub/tasks/{taskId}");
+        await Expect(rosa.Locator("#not-yours")).ToBeVisibleAsync();
+        await Expect(rosa.GetByRole(AriaRole.Button, new() { Name = "Approve & Publish" })).ToHaveCountAsync(0);
+        await Expect(rosa.Locator("#edit-form")).ToHaveCountAsync(0);
+        var violations = await Axe.SeriousViolationsAsync(rosa);
+        Assert.True(violations.Count == 0, string.Join("; ", violations));
+        await Browser.ScreenshotAsync(rosa, "63-task-not-assigned-reviewer-360");
+
+        // The admin assigns it to her; now she chooses and approves it herself.
+        await admin.GotoAsync($"/hub/tasks/{taskId}");
+        await admin.GetByLabel("Ask someone to review it").SelectOptionAsync(new SelectOptionValue { Label = "Rosa Reviewer (reviewer)" });
+        await admin.GetByRole(AriaRole.Button, new() { Name = "Assign" }).ClickAsync();
+        await Expect(admin.Locator("#assignee")).ToContainTextAsync("Rosa Reviewer");
+        await rosa.GotoAsync("/hub/queue?mine=1");
+        await rosa.GetByRole(AriaRole.Link, new() { Name = "Assigned Reviews" }).Or(rosa.Locator($"a[href='/hub/tasks/{taskId}']")).First.ClickAsync();
+        await rosa.Locator("#candidates input[type=radio]").First.CheckAsync();
+        await rosa.GetByRole(AriaRole.Button, new() { Name = "Approve & Publish" }).ClickAsync();
+        await Expect(rosa.Locator("#live .live-head .badge")).ToHaveTextAsync("published");
+        await Expect(rosa.Locator(".history")).ToContainTextAsync("Rosa Reviewer");
 
         // The link was for one use.
         var again = await _browser.NewPageAsync();

@@ -14,6 +14,9 @@ public sealed record HubContext(string User, string Section, string CsrfField, s
 
     /// <summary>Whether to offer what a route of this level does (the server checks again on use).</summary>
     public bool May(People.Access level) => People.AccessRules.Allows(level, Role);
+
+    /// <summary>Whether to offer choosing, approving and rejecting a task with this assignee.</summary>
+    public bool MayDecide(string? assigneeId) => May(People.Access.Editor) || (Role == People.Roles.Reviewer && assigneeId == PersonId && PersonId is not null);
 }
 
 public static class HubUrls

@@ -76,7 +76,7 @@ public static partial class HubEndpoints
             var mine = byTask[t.Id].OrderBy(i => i.Variation).ToList();
             var thumb = mine.FirstOrDefault(i => i.Id == t.SelectedImageId) ?? mine.LastOrDefault();
             return new TaskRow(t.Id, t.Topic, t.Title, t.Status.ToWire(), t.CreatedAt, t.UpdatedAt, mine.Count,
-                thumb is { FileDeleted: false } ? thumb.Id : null, t.Error);
+                thumb is { FileDeleted: false } ? thumb.Id : null, t.Error, t.AssigneeId);
         }).ToList();
     }
 

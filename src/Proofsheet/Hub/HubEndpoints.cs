@@ -99,4 +99,5 @@ public static partial class HubEndpoints
 public sealed record QueueCandidate(string TaskId, string ImageId, int Index, int Stars, bool Selected);
 
 public sealed record TaskRow(
-    string Id, string Topic, string? Title, string Status, DateTime CreatedAt, DateTime UpdatedAt, int Candidates, string? ThumbnailId, string? Error);
+    string Id, string Topic, string? Title, string Status, DateTime CreatedAt, DateTime UpdatedAt, int Candidates, string? ThumbnailId, string? Error,
+    string? AssigneeId = null);

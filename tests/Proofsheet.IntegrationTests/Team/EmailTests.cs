@@ -102,10 +102,18 @@ public sealed class EmailTests
         Assert.Contains($"{BaseUrl}/posts/", Text(published), StringComparison.Ordinal);
 
         // A task assigned before it is ready and then failing: only the assignee hears of it.
-        writer.Default = OpenAIStandIn.Error(400, "This model does not exist.", "invalid_request_error");
+        // The writer holds its answer until the assignment is saved, so the task fails only after it.
+        var assignedFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var refuse = OpenAIStandIn.Error(400, "This model does not exist.", "invalid_request_error");
+        writer.Default = async (context, request) =>
+        {
+            await assignedFirst.Task;
+            await refuse(context, request);
+        };
         var second = (await (await editor.Api.PostAsJsonAsync("/api/tasks", new { topic = "Write about Broken Days", num_variations = 1 }))
             .Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
-        await admin.Api.PostAsJsonAsync($"/api/tasks/{second}/assign", new { person_id = reviewer.Person.Id });
+        Assert.Equal(HttpStatusCode.OK, (await admin.Api.PostAsJsonAsync($"/api/tasks/{second}/assign", new { person_id = reviewer.Person.Id })).StatusCode);
+        assignedFirst.SetResult();
         await app.WaitForStatusAsync(second, "failed");
         var failed = Assert.Single(await ReceiveAsync(smtp, "rita@example.com")).Value;
         Assert.Equal("Failed: Write about Broken Days", failed.Subject);
