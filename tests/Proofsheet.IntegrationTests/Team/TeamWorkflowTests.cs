@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Proofsheet.IntegrationTests.Infrastructure;
@@ -16,10 +17,22 @@ public sealed class TeamWorkflowTests : IAsyncLifetime
     private Member _admin = null!;
     private Member _editor = null!;
     private Member _reviewer = null!;
+    private StandInServer _receiver = null!;
+    private readonly System.Threading.Channels.Channel<JsonElement> _webhooks = System.Threading.Channels.Channel.CreateUnbounded<JsonElement>();
 
     public async Task InitializeAsync()
     {
-        _app = await TestApp.StartAsync(new SqliteDatabase(), new Dictionary<string, string?> { ["Auth:AdminPassword"] = AdminPassword });
+        _receiver = await StandInServer.StartAsync(app => app.MapPost("/hooks", async (Microsoft.AspNetCore.Http.HttpRequest request) =>
+        {
+            _webhooks.Writer.TryWrite(await JsonSerializer.DeserializeAsync<JsonElement>(request.Body));
+            return Microsoft.AspNetCore.Http.Results.Ok();
+        }));
+        _app = await TestApp.StartAsync(new SqliteDatabase(), new Dictionary<string, string?>
+        {
+            ["Auth:AdminPassword"] = AdminPassword,
+            ["Webhooks:Urls"] = _receiver.BaseUrl + "/hooks",
+            ["Webhooks:Secret"] = "a-webhook-secret-for-tests",
+        });
         _admin = await Infrastructure.Team.AdminAsync(_app, AdminPassword);
         _editor = await Infrastructure.Team.JoinAsync(_app, "Edith Editor", "edith@example.com", Roles.Editor);
         _reviewer = await Infrastructure.Team.JoinAsync(_app, "Rita Reviewer", "rita@example.com", Roles.Reviewer);
@@ -31,6 +44,7 @@ public sealed class TeamWorkflowTests : IAsyncLifetime
         _editor.Dispose();
         _reviewer.Dispose();
         await _app.DisposeAsync();
+        await _receiver.DisposeAsync();
         _app.DeleteFolder();
     }
 
@@ -82,6 +96,12 @@ public sealed class TeamWorkflowTests : IAsyncLifetime
         Assert.Contains(events, e => e.Kind == "comment" && e.Actor == "Rita Reviewer" && e.Detail == comment);
         Assert.Contains(events, e => e.Kind == "approved" && e.Actor == "Rita Reviewer");
         Assert.DoesNotContain(events, e => e.Actor is "hub:admin" or "api");
+
+        // The post.published webhook names who approved it.
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var published = await _webhooks.Reader.ReadAsync(wait.Token);
+        Assert.Equal("post.published", published.GetProperty("event").GetString());
+        Assert.Equal("Rita Reviewer", published.GetProperty("actor").GetString());
     }
 
     [Fact]
