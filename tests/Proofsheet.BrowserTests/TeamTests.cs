@@ -71,6 +71,9 @@ public sealed class TeamTests : IClassFixture<Browser>
         await admin.GetByRole(AriaRole.Button, new() { Name = "Make an invitation link" }).ClickAsync();
         var link = await admin.Locator("#invite-url").InputValueAsync();
         Assert.Contains("/hub/invite/", link, StringComparison.Ordinal);
+        await Expect(admin.Locator("section[aria-labelledby=invited-heading]")).ToContainTextAsync("Rosa Reviewer");
+        var teamViolations = await Axe.SeriousViolationsAsync(admin);
+        Assert.True(teamViolations.Count == 0, string.Join("; ", teamViolations));
         Assert.True(await admin.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"));
         await Browser.ScreenshotAsync(admin, "61-team-invite-360");
 

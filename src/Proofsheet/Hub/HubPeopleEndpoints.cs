@@ -52,6 +52,7 @@ internal static class HubPeopleEndpoints
         {
             Hub = HubContext.For(http, "people"),
             People = await people.ListAsync(ct),
+            Invitations = await people.PendingInvitationsAsync(ct),
             Notice = notice,
             Error = error,
             InviteUrl = inviteUrl,

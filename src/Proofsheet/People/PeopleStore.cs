@@ -153,6 +153,14 @@ public sealed class PeopleStore(IConfiguration configuration, IDbContextFactory<
         return await db.People.AsNoTracking().OrderBy(p => p.Id).ToListAsync(ct);
     }
 
+    /// <summary>Invitations not yet used and not expired, newest first.</summary>
+    public async Task<List<Invitation>> PendingInvitationsAsync(CancellationToken ct)
+    {
+        await using var db = await dbs.CreateDbContextAsync(ct);
+        var now = time.GetUtcNow().UtcDateTime;
+        return await db.Invitations.AsNoTracking().Where(i => i.UsedAt == null && i.ExpiresAt > now).OrderByDescending(i => i.Id).Take(100).ToListAsync(ct);
+    }
+
     /// <summary>Makes an invitation and returns its one-time token (only its hash is kept).</summary>
     public async Task<(string? Token, string? Problem)> InviteAsync(string? name, string? email, string? role, string createdBy, CancellationToken ct)
     {
