@@ -110,6 +110,8 @@ public sealed class UpgradeTests
         Assert.Equal(admin!.Id, created.GetProperty("created_by").GetString());
         Assert.Contains(await db.TaskEvents.Where(e => e.TaskId == id && e.Kind == "created").Select(e => e.Actor).ToListAsync(),
             actor => actor.StartsWith("Admin via API key", StringComparison.Ordinal));
+        // Its work ends before the test removes the folders.
+        await u.App.WaitForStatusAsync(id, "awaiting_approval");
     }
 
     private static readonly string FixtureRoot = Path.Combine(AppContext.BaseDirectory, "Upgrade", "Fixtures");
