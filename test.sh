@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every Proofsheet test. On a fresh machine it first installs what the tests need and is
-# missing: the npm tools under tests/tools (s3rver, a real S3-compatible server; axe-core for the
+# missing: the npm tools under tests/tools (s3rver, a real S3-compatible server; smtp-server, a real
+# SMTP server for the email tests; axe-core for the
 # browser tests; openapi-typescript, openapi-fetch, typescript and @redocly/cli for the
 # generated-client and OpenAPI lint tests), PostgreSQL's server binaries (the integration tests
 # start their own throwaway cluster), Chromium (the browser tests) and nginx (the multi-node test).

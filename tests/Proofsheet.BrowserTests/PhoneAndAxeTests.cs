@@ -35,6 +35,7 @@ public sealed class PhoneAndAxeTests : IClassFixture<Browser>, IDisposable
         [
             "/hub/tasks", "/hub/tasks?status=awaiting_approval", "/hub/queue", $"/hub/tasks/{reviewId}#review", $"/hub/tasks/{doneId}#published",
             "/hub/gallery", "/hub/posts", "/hub/health", "/hub/tasks/0123456789abcdef0123456789abcdef#missing",
+            "/hub/people", "/hub/account", "/hub/queue?mine=1",
         ];
         string[] publicPages = ["/", $"/posts/{slug}", "/posts/no-such-post"];
         var problems = new List<string>();

@@ -1,7 +1,10 @@
 using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
+using Proofsheet.People;
 
 namespace Proofsheet.Auth;
 
@@ -16,6 +19,9 @@ public static class AuthExtensions
     {
         builder.Services.AddSingleton<ApiKeyStore>();
         builder.Services.AddSingleton<AdminPassword>();
+        builder.Services.AddSingleton<PeopleStore>();
+        builder.Services.AddSingleton<IAuthorizationHandler, AccessHandler>();
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Authorization.IAuthorizationMiddlewareResultHandler, ForbiddenAsProblem>();
         builder.Services.AddAuthentication(ApiKeyScheme)
             .AddScheme<AuthenticationSchemeOptions, ApiKeyHandler>(ApiKeyScheme, null)
             // The Hub is for people in a browser: a cookie session, never an API key.
@@ -30,11 +36,30 @@ public static class AuthExtensions
                 o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
                 o.ExpireTimeSpan = TimeSpan.FromHours(12);
                 o.SlidingExpiration = true;
+                o.Events.OnValidatePrincipal = ValidateSessionAsync;
             });
         builder.Services.AddAuthorizationBuilder()
-            .AddPolicy(ApiPolicy, p => p.AddAuthenticationSchemes(ApiKeyScheme).RequireAuthenticatedUser())
-            .AddPolicy(HubPolicy, p => p.AddAuthenticationSchemes(HubScheme).RequireAuthenticatedUser());
+            .AddPolicy(ApiPolicy, p => p.AddAuthenticationSchemes(ApiKeyScheme).RequireAuthenticatedUser().AddRequirements(new AccessRequirement()))
+            .AddPolicy(HubPolicy, p => p.AddAuthenticationSchemes(HubScheme).RequireAuthenticatedUser().AddRequirements(new AccessRequirement()));
         return builder;
+    }
+
+    /// <summary>
+    /// Every request checks its session in the database: a revoked session or a removed person is
+    /// out at once on every node, and a changed role or name applies from the next request.
+    /// </summary>
+    private static async Task ValidateSessionAsync(CookieValidatePrincipalContext context)
+    {
+        var people = context.HttpContext.RequestServices.GetRequiredService<PeopleStore>();
+        var session = context.Principal?.SessionId();
+        var person = await people.SessionPersonAsync(session, context.HttpContext.RequestAborted);
+        if (person is null)
+        {
+            context.RejectPrincipal();
+            await context.HttpContext.SignOutAsync(HubScheme);
+            return;
+        }
+        context.ReplacePrincipal(PeopleStore.Principal(person, HubScheme, person.Name, session));
     }
 
     /// <summary><c>Authorization: Bearer KEY</c> or <c>X-Api-Key: KEY</c>.</summary>
@@ -42,7 +67,7 @@ public static class AuthExtensions
         IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyStore keys)
         : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
     {
-        protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+        protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
         {
             string? presented = null;
             var authorization = Request.Headers.Authorization.ToString();
@@ -56,14 +81,16 @@ public static class AuthExtensions
             }
             if (presented is null)
             {
-                return Task.FromResult(AuthenticateResult.NoResult());
+                return AuthenticateResult.NoResult();
             }
-            if (!keys.IsValid(presented))
+            if (await keys.FindAsync(presented, Context.RequestAborted) is not { } found)
             {
-                return Task.FromResult(AuthenticateResult.Fail("Invalid API key."));
+                return AuthenticateResult.Fail("Invalid API key.");
             }
-            var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "api")], ApiKeyScheme);
-            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), ApiKeyScheme)));
+            var (person, label) = found;
+            // History and webhooks name the person, and which of their keys acted.
+            var principal = PeopleStore.Principal(person, ApiKeyScheme, $"{person.Name} via API key ({label})", null);
+            return AuthenticateResult.Success(new AuthenticationTicket(principal, ApiKeyScheme));
         }
 
         protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

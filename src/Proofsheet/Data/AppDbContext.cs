@@ -26,6 +26,10 @@ public class AppDbContext(DbContextOptions options) : DbContext(options), IDataP
     public DbSet<PostRedirect> PostRedirects => Set<PostRedirect>();
     public DbSet<ImageCandidate> Images => Set<ImageCandidate>();
     public DbSet<ApiKey> ApiKeys => Set<ApiKey>();
+    public DbSet<People.Person> People => Set<People.Person>();
+    public DbSet<People.PersonSession> Sessions => Set<People.PersonSession>();
+    public DbSet<People.Invitation> Invitations => Set<People.Invitation>();
+    public DbSet<Email.EmailMessage> EmailOutbox => Set<Email.EmailMessage>();
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
     public DbSet<AppSetting> Settings => Set<AppSetting>();
     public DbSet<Node> Nodes => Set<Node>();
@@ -101,6 +105,7 @@ internal sealed class ContentTaskConfiguration : IEntityTypeConfiguration<Conten
         b.HasIndex(t => t.CreatedAt);
         b.HasIndex(t => t.PostId);
         b.HasIndex(t => t.LeaseOwner);
+        b.HasIndex(t => t.AssigneeId);
     }
 }
 

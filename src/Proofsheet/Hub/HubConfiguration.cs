@@ -3,7 +3,7 @@ namespace Proofsheet.Hub;
 /// <summary>The configuration in force, for the health page, with every secret masked.</summary>
 public static class HubConfiguration
 {
-    private static readonly string[] Sections = ["Database", "ConnectionStrings", "DataDirectory", "Storage", "Content", "Images", "Publishing", "Posts", "Pipeline", "Webhooks", "Auth"];
+    private static readonly string[] Sections = ["Database", "ConnectionStrings", "DataDirectory", "Storage", "Content", "Images", "Publishing", "Posts", "Pipeline", "Webhooks", "Auth", "Email"];
     private static readonly string[] SecretWords = ["key", "secret", "password", "token", "connectionstrings"];
 
     public static IReadOnlyList<KeyValuePair<string, string>> Describe(IConfiguration configuration) =>

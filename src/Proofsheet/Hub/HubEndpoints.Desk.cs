@@ -5,6 +5,8 @@ using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Tasks;
 
+using Proofsheet.People;
+
 namespace Proofsheet.Hub;
 
 /// <summary>The reviewer's desk: marks on single images, moving between tasks, and the queue's bulk actions.</summary>
@@ -12,15 +14,15 @@ public static partial class HubEndpoints
 {
     private static void MapDesk(RouteGroupBuilder hub)
     {
-        hub.MapPost("/images/{id}/rating", RateAsync);
+        hub.MapPost("/images/{id}/rating", RateAsync).Allow(Access.Member);
         hub.MapPost("/images/{id}/trash", (string id, HttpContext http, TaskActions a) => ImageActAsync(id, http, a.DiscardImageAsync));
         hub.MapPost("/images/{id}/restore", (string id, HttpContext http, TaskActions a) => ImageActAsync(id, http, a.RestoreImageAsync));
         hub.MapPost("/images/{id}/more", MoreLikeThisAsync);
         hub.MapPost("/images/{id}/same-seed", SameSeedAsync);
         hub.MapPost("/tasks/{id}/unpublish", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.UnpublishAsync));
         hub.MapPost("/tasks/{id}/reopen", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.ReopenAsync));
-        hub.MapGet("/next", (string? after, AppDbContext db, CancellationToken ct) => NeighbourAsync(db, after, forward: true, ct));
-        hub.MapGet("/prev", (string? before, AppDbContext db, CancellationToken ct) => NeighbourAsync(db, before, forward: false, ct));
+        hub.MapGet("/next", (string? after, AppDbContext db, CancellationToken ct) => NeighbourAsync(db, after, forward: true, ct)).Allow(Access.Member);
+        hub.MapGet("/prev", (string? before, AppDbContext db, CancellationToken ct) => NeighbourAsync(db, before, forward: false, ct)).Allow(Access.Member);
         hub.MapPost("/queue/bulk", BulkAsync);
     }
 

@@ -45,7 +45,7 @@ public static partial class HubEndpoints
             ? returnUrl
             : "/hub/tasks";
 
-    private static async Task<IResult> LoginAsync(HttpContext http, IAntiforgery antiforgery, AdminPassword password, LoginThrottle throttle)
+    private static async Task<IResult> LoginAsync(HttpContext http, IAntiforgery antiforgery, Proofsheet.People.PeopleStore people, LoginThrottle throttle)
     {
         if (!await antiforgery.IsRequestValidAsync(http))
         {
@@ -58,22 +58,26 @@ public static partial class HubEndpoints
         {
             return Login(http, "Too many failed attempts. Wait a few minutes and try again.", returnUrl, StatusCodes.Status429TooManyRequests);
         }
-        if (!password.Verify(form["password"].ToString()))
+        var person = await people.VerifyAsync(form["email"].ToString(), form["password"].ToString(), http.RequestAborted);
+        if (person is null)
         {
             await throttle.FailedAsync(client, http.RequestAborted);
-            return Login(http, "That password is not right.", returnUrl, StatusCodes.Status401Unauthorized);
+            var message = string.IsNullOrWhiteSpace(form["email"]) ? "That password is not right." : "That email and password do not match.";
+            return Login(http, message, returnUrl, StatusCodes.Status401Unauthorized);
         }
-        var identity = new ClaimsIdentity([new Claim(ClaimTypes.Name, "admin")], AuthExtensions.HubScheme);
-        await http.SignInAsync(AuthExtensions.HubScheme, new ClaimsPrincipal(identity));
+        var session = await people.StartSessionAsync(person.Id, http.RequestAborted);
+        await http.SignInAsync(AuthExtensions.HubScheme, Proofsheet.People.PeopleStore.Principal(person, AuthExtensions.HubScheme, person.Name, session));
         return TypedResults.Redirect(SafeReturnUrl(returnUrl));
     }
 
-    private static async Task<IResult> LogoutAsync(HttpContext http, IAntiforgery antiforgery)
+    private static async Task<IResult> LogoutAsync(HttpContext http, IAntiforgery antiforgery, Proofsheet.People.PeopleStore people)
     {
         if (!await antiforgery.IsRequestValidAsync(http))
         {
             return TypedResults.BadRequest();
         }
+        // Ended in the database too: the cookie, if copied, opens nothing after this.
+        await people.EndSessionAsync(Proofsheet.People.PersonClaims.SessionId(http.User), http.RequestAborted);
         await http.SignOutAsync(AuthExtensions.HubScheme);
         return TypedResults.Redirect("/hub/login");
     }

@@ -32,6 +32,9 @@ public static partial class HubEndpoints
     /// Saves the draft fields a form carries (all of them, or none when <paramref name="required"/> is false
     /// and the form has no draft fields); null when saved.
     /// </summary>
+    /// <summary>Reviewers decide but do not edit: a draft carried along with their decision is not saved.</summary>
+    private static bool MayEdit(HttpContext http) => Proofsheet.People.AccessRules.Allows(Proofsheet.People.Access.Editor, Proofsheet.People.PersonClaims.Role(http.User));
+
     private static async Task<FormFailure?> SaveDraftAsync(string id, IFormCollection form, TaskActions actions, string actor, bool required, CancellationToken ct)
     {
         if (!required && !form.ContainsKey(DraftStamp.StaleField))
@@ -122,7 +125,7 @@ public static partial class HubEndpoints
         {
             return await FailAsync(id, http, new FormFailure($"The prompt must be at most {InputLimits.Prompt:N0} characters long.", 400), ct);
         }
-        if (await SaveDraftAsync(id, form, actions, Actor(http.User), required: false, ct) is { } failed)
+        if (MayEdit(http) && await SaveDraftAsync(id, form, actions, Actor(http.User), required: false, ct) is { } failed)
         {
             return await FailAsync(id, http, failed, ct);
         }
@@ -159,7 +162,7 @@ public static partial class HubEndpoints
             }
             publishAt = utc;
         }
-        if (await SaveDraftAsync(id, form, actions, Actor(http.User), required: false, ct) is { } failed)
+        if (MayEdit(http) && await SaveDraftAsync(id, form, actions, Actor(http.User), required: false, ct) is { } failed)
         {
             return await FailAsync(id, http, failed, ct);
         }
@@ -190,7 +193,7 @@ public static partial class HubEndpoints
         {
             return await FailAsync(id, http, new FormFailure($"The new prompt must be at most {InputLimits.Prompt:N0} characters long.", 400), ct);
         }
-        if (await SaveDraftAsync(id, form, actions, Actor(http.User), required: false, ct) is { } failed)
+        if (MayEdit(http) && await SaveDraftAsync(id, form, actions, Actor(http.User), required: false, ct) is { } failed)
         {
             return await FailAsync(id, http, failed, ct);
         }

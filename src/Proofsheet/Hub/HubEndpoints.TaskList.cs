@@ -76,7 +76,7 @@ public static partial class HubEndpoints
             var mine = byTask[t.Id].OrderBy(i => i.Variation).ToList();
             var thumb = mine.FirstOrDefault(i => i.Id == t.SelectedImageId) ?? mine.LastOrDefault();
             return new TaskRow(t.Id, t.Topic, t.Title, t.Status.ToWire(), t.CreatedAt, t.UpdatedAt, mine.Count,
-                thumb is { FileDeleted: false } ? thumb.Id : null, t.Error);
+                thumb is { FileDeleted: false } ? thumb.Id : null, t.Error, t.AssigneeId);
         }).ToList();
     }
 
@@ -123,17 +123,26 @@ public static partial class HubEndpoints
         {
             return await TasksPageAsync(http, db, chain, opts, null, null, errors, form, ct);
         }
-        var (_, task) = await actions.CreateAsync(topic, tone, audience, words, variations, source, Actor(http.User), ct);
+        var (_, task) = await actions.CreateAsync(topic, tone, audience, words, variations, source, Actor(http.User), ct, Proofsheet.People.PersonClaims.PersonId(http.User));
         return TypedResults.Redirect(HubUrls.Task(task!.Id));
     }
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
-    private static async Task<IResult> QueueAsync(HttpContext http, AppDbContext db, CancellationToken ct) => await QueuePageAsync(http, db, ct);
+    private static async Task<IResult> QueueAsync(HttpContext http, AppDbContext db, string? mine, CancellationToken ct) => await QueuePageAsync(http, db, ct, mine: mine);
 
-    private static async Task<IResult> QueuePageAsync(HttpContext http, AppDbContext db, CancellationToken ct, string? error = null, int status = 200, bool rowsOnly = false)
+    private static async Task<IResult> QueuePageAsync(
+        HttpContext http, AppDbContext db, CancellationToken ct, string? error = null, int status = 200, bool rowsOnly = false, string? mine = null)
     {
-        var tasks = await db.Tasks.AsNoTracking().Where(t => t.Status == WorkflowStatus.AwaitingApproval)
+        var query = db.Tasks.AsNoTracking().Where(t => t.Status == WorkflowStatus.AwaitingApproval);
+        // "Assigned to me": what a reviewer may decide, or an editor was asked to.
+        var onlyMine = mine is "1" or "true";
+        if (onlyMine)
+        {
+            var me = Proofsheet.People.PersonClaims.PersonId(http.User);
+            query = query.Where(t => t.AssigneeId == me);
+        }
+        var tasks = await query
             .OrderBy(t => t.UpdatedAt).ThenBy(t => t.Id).Take(200).ToListAsync(ct);
         var ids = tasks.Select(t => t.Id).ToList();
         var candidates = (await db.Images.AsNoTracking()
@@ -151,6 +160,7 @@ public static partial class HubEndpoints
             Rows = rows,
             Candidates = candidates,
             Error = error,
+            Mine = onlyMine,
         }) { StatusCode = status };
     }
 }

@@ -46,6 +46,7 @@ public static partial class HubEndpoints
             Hub = HubContext.For(http, "tasks"),
             Task = task,
             History = history,
+            Team = await db.People.AsNoTracking().Where(p => p.DisabledAt == null).OrderBy(p => p.Name).ToListAsync(ct),
             Notice = notice,
             Error = error,
             Yours = yours,

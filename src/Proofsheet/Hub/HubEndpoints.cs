@@ -15,6 +15,7 @@ using Microsoft.Extensions.Options;
 using Proofsheet.Auth;
 using Proofsheet.Data;
 using Proofsheet.Images;
+using Proofsheet.People;
 using Proofsheet.Posts;
 using Proofsheet.Tasks;
 
@@ -66,47 +67,54 @@ public static partial class HubEndpoints
 
     public static IEndpointRouteBuilder MapHub(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/hub/login", LoginForm).AllowAnonymous().ExcludeFromDescription();
-        app.MapPost("/hub/login", LoginAsync).AllowAnonymous().DisableAntiforgery().ExcludeFromDescription();
+        app.MapGet("/hub/login", LoginForm).AllowAnonymous().Allow(Access.Anyone).ExcludeFromDescription();
+        app.MapPost("/hub/login", LoginAsync).AllowAnonymous().Allow(Access.Anyone).DisableAntiforgery().ExcludeFromDescription();
 
-        var hub = app.MapGroup("/hub").RequireAuthorization(AuthExtensions.HubPolicy).ExcludeFromDescription();
-        hub.MapGet("/", () => TypedResults.Redirect("/hub/tasks"));
-        hub.MapPost("/logout", LogoutAsync);
-        hub.MapGet("/tasks", TasksAsync);
+        app.MapInvitations();
+
+        // Editors' unless a route says otherwise (the role table is in docs/team.md; the role test holds every route to it).
+        var hub = app.MapGroup("/hub").RequireAuthorization(AuthExtensions.HubPolicy).Allow(Access.Editor).ExcludeFromDescription();
+        hub.MapGet("/", () => TypedResults.Redirect("/hub/tasks")).Allow(Access.Member);
+        hub.MapPost("/logout", LogoutAsync).Allow(Access.Member);
+        hub.MapGet("/tasks", TasksAsync).Allow(Access.Member);
         hub.MapPost("/tasks", CreateAsync);
-        hub.MapGet("/queue", QueueAsync);
-        hub.MapGet("/queue/rows", (HttpContext http, AppDbContext db, CancellationToken ct) => QueuePageAsync(http, db, ct, rowsOnly: true));
-        hub.MapGet("/tasks/{id}", TaskAsync);
-        hub.MapGet("/tasks/{id}/live", LiveAsync);
-        hub.MapGet("/tasks/{id}/sheet", SheetAsync);
-        hub.MapGet("/tasks/{id}/events", Events);
+        hub.MapGet("/queue", QueueAsync).Allow(Access.Member);
+        hub.MapGet("/queue/rows", (HttpContext http, AppDbContext db, string? mine, CancellationToken ct) => QueuePageAsync(http, db, ct, rowsOnly: true, mine: mine)).Allow(Access.Member);
+        hub.MapGet("/tasks/{id}", TaskAsync).Allow(Access.Member);
+        hub.MapGet("/tasks/{id}/live", LiveAsync).Allow(Access.Member);
+        hub.MapGet("/tasks/{id}/sheet", SheetAsync).Allow(Access.Member);
+        hub.MapGet("/tasks/{id}/events", Events).Allow(Access.Member);
         hub.MapPost("/tasks/{id}/edit", EditAsync);
-        hub.MapPost("/tasks/{id}/select", SelectAsync);
+        hub.MapPost("/tasks/{id}/select", SelectAsync).Allow(Access.Assigned);
         hub.MapPost("/tasks/{id}/more", MoreAsync);
-        hub.MapPost("/tasks/{id}/approve", ApproveAsync);
-        hub.MapPost("/tasks/{id}/reject", RejectAsync);
+        hub.MapPost("/tasks/{id}/approve", ApproveAsync).Allow(Access.Assigned);
+        hub.MapPost("/tasks/{id}/reject", RejectAsync).Allow(Access.Assigned);
         hub.MapPost("/tasks/{id}/retry", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.RetryAsync));
         hub.MapPost("/tasks/{id}/cancel", (string id, TaskActions a, HttpContext http) => ActAsync(id, http, a.CancelAsync));
         // An action's address is never a page: a reload, a bookmark or a login's return to it lands on the task.
         MapDesk(hub);
         foreach (var action in (string[])["edit", "select", "more", "approve", "reject", "retry", "cancel", "unpublish", "reopen", "review-links", "schedule", "unschedule"])
         {
-            hub.MapGet($"/tasks/{{id}}/{action}", (string id) => TypedResults.Redirect(Ids.IsValid(id) ? HubUrls.Task(id) : "/hub/tasks"));
+            hub.MapGet($"/tasks/{{id}}/{action}", (string id) => TypedResults.Redirect(Ids.IsValid(id) ? HubUrls.Task(id) : "/hub/tasks")).Allow(Access.Member);
         }
-        hub.MapGet("/gallery", GalleryAsync);
-        hub.MapGet("/posts", PostsAsync);
+        hub.MapGet("/gallery", GalleryAsync).Allow(Access.Member);
+        hub.MapGet("/posts", PostsAsync).Allow(Access.Member);
         hub.MapGet("/health", HealthAsync);
         MapReviewLinkForms(hub);
         MapScheduleForms(hub);
         hub.MapHubWebhooks();
         hub.MapHubImages();
+        hub.MapHubPeople();
+        hub.MapHubTeamwork();
         return app;
     }
 
-    private static string Actor(ClaimsPrincipal user) => "hub:" + (user.Identity?.Name ?? "reviewer");
+    /// <summary>Who did it, for history: the signed-in person's name.</summary>
+    private static string Actor(ClaimsPrincipal user) => user.Identity?.Name ?? TaskHistory.System;
 }
 
 public sealed record QueueCandidate(string TaskId, string ImageId, int Index, int Stars, bool Selected);
 
 public sealed record TaskRow(
-    string Id, string Topic, string? Title, string Status, DateTime CreatedAt, DateTime UpdatedAt, int Candidates, string? ThumbnailId, string? Error);
+    string Id, string Topic, string? Title, string Status, DateTime CreatedAt, DateTime UpdatedAt, int Candidates, string? ThumbnailId, string? Error,
+    string? AssigneeId = null);

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Tasks;
+using Proofsheet.People;
 
 namespace Proofsheet.Hub;
 
@@ -12,12 +13,12 @@ public static class HubImageEndpoints
 {
     public static RouteGroupBuilder MapHubImages(this RouteGroupBuilder hub)
     {
-        hub.MapGet("/images/{id}/file", FileAsync);
+        hub.MapGet("/images/{id}/file", FileAsync).Allow(Access.Member);
         hub.MapGet("/images/{id}/thumb", (string id, AppDbContext db, PreviewDerivatives d, HttpContext http, CancellationToken ct) =>
-            DerivativeAsync(id, PreviewDerivative.Thumb, db, d, http, ct));
+            DerivativeAsync(id, PreviewDerivative.Thumb, db, d, http, ct)).Allow(Access.Member);
         hub.MapGet("/images/{id}/large", (string id, AppDbContext db, PreviewDerivatives d, HttpContext http, CancellationToken ct) =>
-            DerivativeAsync(id, PreviewDerivative.Large, db, d, http, ct));
-        hub.MapPost("/images/{id}/focus", FocusAsync);
+            DerivativeAsync(id, PreviewDerivative.Large, db, d, http, ct)).Allow(Access.Member);
+        hub.MapPost("/images/{id}/focus", FocusAsync).Allow(Access.Editor);
         return hub;
     }
 

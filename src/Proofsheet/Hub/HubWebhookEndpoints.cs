@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
+using Proofsheet.People;
 using Proofsheet.Webhooks;
 
 namespace Proofsheet.Hub;
@@ -12,8 +13,9 @@ internal static class HubWebhookEndpoints
 {
     public static RouteGroupBuilder MapHubWebhooks(this RouteGroupBuilder hub)
     {
-        hub.MapGet("/webhooks", PageAsync);
-        hub.MapPost("/webhooks/{id}/redeliver", RedeliverAsync);
+        // Settings: the admins'.
+        hub.MapGet("/webhooks", PageAsync).Allow(Access.Admin);
+        hub.MapPost("/webhooks/{id}/redeliver", RedeliverAsync).Allow(Access.Admin);
         return hub;
     }
 

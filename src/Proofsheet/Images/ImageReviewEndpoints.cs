@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Options;
 using Proofsheet.Data;
 using Proofsheet.OpenApi;
+using Proofsheet.People;
 using Proofsheet.Tasks;
 
 namespace Proofsheet.Images;
@@ -18,7 +19,7 @@ public static class ImageReviewEndpoints
     {
         api.MapPost("/images/{id}/rating", RateAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<ImageVariationResponse>()
-            .WithName("rateImage").WithSummary("Give a candidate image 0 to 5 stars");
+            .Allow(Access.Member).WithName("rateImage").WithSummary("Give a candidate image 0 to 5 stars");
         api.MapPost("/images/{id}/restore", RestoreAsync).Checked().TouchesPreviews().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<ImageVariationResponse>()
             .WithName("restoreImage").WithSummary("Take a candidate image back out of the trash");

@@ -7,6 +7,8 @@ using Proofsheet.Data;
 using Proofsheet.OpenApi;
 using Proofsheet.Tasks;
 
+using Proofsheet.People;
+
 namespace Proofsheet.Images;
 
 public sealed record GenerateImageRequest(
@@ -33,7 +35,8 @@ public static class MediaEndpoints
 
     public static IEndpointRouteBuilder MapMedia(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/media").WithTags("Media").NeedsApiKey();
+        // Editors' unless a route says otherwise (docs/team.md has the role table).
+        var api = app.MapGroup("/api/media").WithTags("Media").NeedsApiKey().Allow(Access.Editor);
         api.MapPost("/generate-image", GenerateImageAsync).Limited().Checked().TouchesPreviews()
             .Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<GenerateImageResponse>()
@@ -48,13 +51,13 @@ public static class MediaEndpoints
             .WithName("approveImage").WithSummary("Approve a task's image by task id and publish");
         api.MapGet("/images", ListAsync).Checked()
             .Produces<PageResponse<GalleryImage>>()
-            .WithName("listImages").WithSummary("List candidate images, newest first");
+            .Allow(Access.Member).WithName("listImages").WithSummary("List candidate images, newest first");
         api.MapGet("/images/{id}", GetAsync).Problems(StatusCodes.Status404NotFound)
-            .WithName("getImage").WithSummary("Read one candidate image's details");
+            .Allow(Access.Member).WithName("getImage").WithSummary("Read one candidate image's details");
         api.MapGet("/images/{id}/file", FileAsync).TouchesPreviews().Problems(StatusCodes.Status404NotFound)
             .Produces<Stream>(StatusCodes.Status200OK, "image/png", "image/jpeg", "image/webp", "image/gif")
             .Produces(StatusCodes.Status302Found)
-            .WithName("getImageFile").WithSummary("The image itself")
+            .Allow(Access.Member).WithName("getImageFile").WithSummary("The image itself")
             .WithDescription("The preview's bytes; once the preview is gone, a redirect to the published copy.");
         api.MapDelete("/images/{id}", DiscardAsync).Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces(StatusCodes.Status204NoContent)

@@ -23,6 +23,7 @@ public sealed class Publisher(
     TaskEventStream stream,
     WebhookOutbox webhooks,
     WebhookSignal webhookSignal,
+    Email.Notifier notifier,
     PublicUrls urls,
     PublishedPostsChanged postsChanged,
     IOptionsMonitor<StorageOptions> storage,
@@ -162,7 +163,7 @@ public sealed class Publisher(
             // The image and its web copies went to the store at approval and are on the draft post already.
             var copies = post.SocialImageUrl is null ? null
                 : new WebCopies(post.SocialImageUrl, post.FeaturedImageSrcset ?? "", post.FeaturedImageWidth ?? candidate.Width, post.FeaturedImageHeight ?? candidate.Height);
-            Publish(db, task, post, candidate, candidate.CdnUrl!, copies, $"{candidate.CdnUrl} (scheduled for {task.PublishAt:yyyy-MM-dd HH:mm} UTC)");
+            await PublishAsync(db, task, post, candidate, candidate.CdnUrl!, copies, $"{candidate.CdnUrl} (scheduled for {task.PublishAt:yyyy-MM-dd HH:mm} UTC)");
             try
             {
                 await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
@@ -293,7 +294,7 @@ public sealed class Publisher(
             }
             var candidate = await db.Images.SingleAsync(i => i.Id == candidateId, CancellationToken.None);
             var post = await db.Posts.SingleAsync(p => p.Id == task.PostId, CancellationToken.None);
-            Publish(db, task, post, candidate, asset.Url, copies, asset.Url);
+            await PublishAsync(db, task, post, candidate, asset.Url, copies, asset.Url);
             try
             {
                 await db.SaveAndAnnounceAsync(stream, CancellationToken.None);
@@ -341,7 +342,7 @@ public sealed class Publisher(
     }
 
     /// <summary>The publish itself, in the caller's unit of work: post, image and task published, webhooks queued.</summary>
-    private void Publish(AppDbContext db, ContentTask task, Post post, ImageCandidate candidate, string url, WebCopies? copies, string detail)
+    private async Task PublishAsync(AppDbContext db, ContentTask task, Post post, ImageCandidate candidate, string url, WebCopies? copies, string detail)
     {
         post.Title = task.Title ?? post.Title;
         post.Excerpt = task.Excerpt;
@@ -358,7 +359,8 @@ public sealed class Publisher(
         task.NextAttemptAt = null;
         db.MoveTo(task, WorkflowStatus.Published, TaskHistory.System, detail);
         // Delivered after, and only if, this transaction commits.
-        webhooks.Add(db, new WebhookPost(post.Id, post.Slug, post.Title, urls.Absolute($"/posts/{post.Slug}"), post.FeaturedImageUrl));
+        webhooks.Add(db, new WebhookPost(post.Id, post.Slug, post.Title, urls.Absolute($"/posts/{post.Slug}"), post.FeaturedImageUrl), task.ApprovedBy);
+        await notifier.QueueAsync(db, task, Email.Notifier.Published, CancellationToken.None, urls.Absolute($"/posts/{post.Slug}"));
     }
 
     private async Task CleanUpPreviewAsync(string candidateId)

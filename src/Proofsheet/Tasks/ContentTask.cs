@@ -124,6 +124,11 @@ public sealed class ContentTask : IHasId
     public string? ApprovedBy { get; set; }
     public DateTime? ApprovedAt { get; set; }
 
+    /// <summary>The person who asked for the post (null for tasks from before people, or from the system): told when it is published.</summary>
+    public string? CreatedBy { get; set; }
+    /// <summary>The person asked to review it; a reviewer may approve or reject only what is assigned to them.</summary>
+    public string? AssigneeId { get; set; }
+
     public DateTime CreatedAt { get; set; }
     public DateTime UpdatedAt { get; set; }
     public long Version { get; set; }

@@ -25,12 +25,14 @@ public sealed partial class TaskActions(
     WebhookOutbox webhooks,
     WebhookSignal webhookSignal,
     PublicUrls urls,
-    Writing.ActiveWriter writer)
+    Writing.ActiveWriter writer,
+    Email.Notifier notifier)
 {
     private static readonly WorkflowStatus[] Reviewable = [WorkflowStatus.AwaitingApproval, WorkflowStatus.GeneratingImages];
 
     public async Task<(Outcome Outcome, ContentTask? Task)> CreateAsync(
-        string topic, string? tone, string? audience, int targetWords, int variations, string? imageSource, string actor, CancellationToken ct)
+        string topic, string? tone, string? audience, int targetWords, int variations, string? imageSource, string actor, CancellationToken ct,
+        string? createdBy = null)
     {
         await using var db = await dbs.CreateDbContextAsync(ct);
         var now = DateTime.UtcNow;
@@ -43,6 +45,7 @@ public sealed partial class TaskActions(
             TargetWords = targetWords,
             NumVariations = variations,
             ImageSource = imageSource,
+            CreatedBy = createdBy,
             Status = WorkflowStatus.Queued,
             CreatedAt = now,
             UpdatedAt = now,

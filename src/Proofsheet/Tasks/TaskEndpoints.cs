@@ -10,6 +10,7 @@ using Microsoft.Extensions.Options;
 using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.OpenApi;
+using Proofsheet.People;
 
 namespace Proofsheet.Tasks;
 
@@ -29,37 +30,43 @@ public sealed record RejectRequest(string? Feedback, string? NewPrompt = null, b
 
 public sealed record GenerateMoreRequest(int? NumVariations = null, string? Prompt = null);
 
+/// <summary>Whom to assign the task to; null (or absent) assigns it to nobody.</summary>
+public sealed record AssignRequest(string? PersonId = null);
+
+public sealed record CommentRequest(string? Text);
+
 public static class TaskEndpoints
 {
     public static IEndpointRouteBuilder MapTasks(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/tasks").WithTags("Tasks").NeedsApiKey();
+        // Editors' unless a route says otherwise (docs/team.md has the role table).
+        var api = app.MapGroup("/api/tasks").WithTags("Tasks").NeedsApiKey().Allow(Access.Editor);
         api.MapPost("/", CreateAsync).Limited().Checked()
             .Produces<TaskResponse>(StatusCodes.Status202Accepted)
             .WithName("createTask").WithSummary("Ask for a post").WithDescription("Queues the task; the answer's Location is the task to watch.");
         api.MapGet("/", ListAsync).Checked()
             .Produces<PageResponse<TaskResponse>>()
-            .WithName("listTasks").WithSummary("List tasks, newest first");
+            .Allow(Access.Member).WithName("listTasks").WithSummary("List tasks, newest first");
         api.MapGet("/{id}", GetAsync).Problems(StatusCodes.Status404NotFound)
-            .WithName("getTask").WithSummary("Read one task");
+            .Allow(Access.Member).WithName("getTask").WithSummary("Read one task");
         api.MapPatch("/{id}", EditAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
             .WithName("editTask").WithSummary("Edit the draft, or fix a published post (a changed slug redirects from the old one)");
         api.MapGet("/{id}/history", HistoryAsync).Problems(StatusCodes.Status404NotFound)
-            .WithName("getTaskHistory").WithSummary("Every change to a task, oldest first");
+            .Allow(Access.Member).WithName("getTaskHistory").WithSummary("Every change to a task, oldest first");
         api.MapGet("/{id}/events", Events).Problems(StatusCodes.Status404NotFound)
             .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
-            .WithName("watchTask").WithSummary("Watch a task live (server-sent events)")
+            .Allow(Access.Member).WithName("watchTask").WithSummary("Watch a task live (server-sent events)")
             .WithDescription("Events: status {status, error}, progress {done, total, ...}, draft, images; the stream ends at a final status.");
         api.MapPost("/{id}/cancel", CancelAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
             .WithName("cancelTask").WithSummary("Cancel a task that is not final");
         api.MapPost("/{id}/select", SelectAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
-            .WithName("selectImage").WithSummary("Pick the featured image (without publishing)");
+            .Allow(Access.Assigned).WithName("selectImage").WithSummary("Pick the featured image (without publishing)");
         api.MapPost("/{id}/approve", ApproveAsync).Checked().TouchesPreviews().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>().Produces<TaskResponse>(StatusCodes.Status202Accepted)
-            .WithName("approveTask").WithSummary("Approve and publish, now or at publish_at")
+            .Allow(Access.Assigned).WithName("approveTask").WithSummary("Approve and publish, now or at publish_at")
             .WithDescription("200 when the post is published (or, with publish_at, scheduled: its image uploaded), 202 while the image upload is still under way.");
         api.MapPut("/{id}/schedule", RescheduleAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
@@ -69,7 +76,7 @@ public static class TaskEndpoints
             .WithName("unscheduleTask").WithSummary("Cancel a schedule: the task is an unpublished draft awaiting approval again, its chosen image kept");
         api.MapPost("/{id}/reject", RejectAsync).Limited().Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
-            .WithName("rejectTask").WithSummary("Reject: with regenerate or new_prompt a new round of images, otherwise the task");
+            .Allow(Access.Assigned).WithName("rejectTask").WithSummary("Reject: with regenerate or new_prompt a new round of images, otherwise the task");
         api.MapPost("/{id}/retry", RetryAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
             .WithName("retryTask").WithSummary("Retry a failed task from the step that failed");
@@ -82,10 +89,43 @@ public static class TaskEndpoints
         api.MapPost("/{id}/generate-more", GenerateMoreAsync).Limited().Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
             .WithName("generateMoreImages").WithSummary("Make more candidate images for a task awaiting approval");
+        api.MapPost("/{id}/assign", AssignAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+            .Produces<TaskResponse>()
+            .WithName("assignTask").WithSummary("Assign the task to a person (a reviewer may then approve or reject it); null to nobody");
+        api.MapPost("/{id}/comments", CommentAsync).Checked().Problems(StatusCodes.Status404NotFound)
+            .Produces<TaskEventResponse>(StatusCodes.Status201Created).Allow(Access.Member)
+            .WithName("commentOnTask").WithSummary("Add a plain-text comment to the task's thread (it shows in the history)");
         return app;
     }
 
-    internal static string ActorOf(ClaimsPrincipal user) => user.Identity?.Name ?? "anonymous";
+    private static async Task<IResult> AssignAsync(
+        string id, AssignRequest? request, TaskActions actions, AppDbContext db, IPreviewStore previews, TaskEventStream stream, ClaimsPrincipal user, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id))
+        {
+            return Problems.NotFound($"There is no task {id}.");
+        }
+        var outcome = await actions.AssignAsync(id, request?.PersonId, ActorOf(user), ct);
+        return outcome.Kind == OutcomeKind.Ok ? TypedResults.Ok(await LoadAsync(db, id, previews, stream, ct)) : Problems.From(outcome);
+    }
+
+    private static async Task<IResult> CommentAsync(string id, CommentRequest? request, TaskActions actions, AppDbContext db, ClaimsPrincipal user, CancellationToken ct)
+    {
+        if (!Ids.IsValid(id))
+        {
+            return Problems.NotFound($"There is no task {id}.");
+        }
+        var outcome = await actions.CommentAsync(id, request?.Text, ActorOf(user), ct);
+        if (outcome.Kind != OutcomeKind.Ok)
+        {
+            return Problems.From(outcome);
+        }
+        var e = await db.TaskEvents.AsNoTracking().Where(e => e.TaskId == id && e.Kind == "comment").OrderByDescending(e => e.Id).FirstAsync(ct);
+        return TypedResults.Created($"/api/tasks/{id}/history", new TaskEventResponse(e.Id, e.At, e.Actor, e.Kind, e.FromStatus, e.ToStatus, e.Detail, e.Node));
+    }
+
+    /// <summary>Who did it, for history and webhooks: the key's person (and which key).</summary>
+    internal static string ActorOf(ClaimsPrincipal user) => user.Identity?.Name ?? TaskHistory.System;
 
     public static async Task<TaskResponse?> LoadAsync(AppDbContext db, string id, IPreviewStore previews, TaskEventStream stream, CancellationToken ct)
     {
@@ -118,21 +158,22 @@ public static class TaskEndpoints
         }
         var (_, task) = await actions.CreateAsync(
             request.Topic!.Trim(), request.Tone?.Trim(), request.Audience?.Trim(), request.TargetWords ?? 800,
-            request.NumVariations ?? opts.DefaultVariations, request.ImageSource?.Trim().ToLowerInvariant(), ActorOf(user), ct);
+            request.NumVariations ?? opts.DefaultVariations, request.ImageSource?.Trim().ToLowerInvariant(), ActorOf(user), ct, user.PersonId());
         var response = await LoadAsync(db, task!.Id, previews, stream, ct);
         return TypedResults.Accepted($"/api/tasks/{task.Id}", response);
     }
 
     private static async Task<IResult> ListAsync(
         AppDbContext db, IPreviewStore previews, TaskEventStream stream,
-        string? status, int? limit, string? cursor, CancellationToken ct)
+        string? status, int? limit, string? cursor, string? assigned, ClaimsPrincipal user, CancellationToken ct)
     {
         WorkflowStatus parsed = default;
         var checks = new Checks()
             .Rule(status is null || WorkflowStatuses.TryParse(status, out parsed), "status",
                 $"status must be one of: {string.Join(", ", Enum.GetValues<WorkflowStatus>().Select(s => s.ToWire()))}.")
             .Range("limit", limit, 1, 100)
-            .Rule(Cursor.IsValid(cursor), "cursor", "cursor is not one this API gave out.");
+            .Rule(Cursor.IsValid(cursor), "cursor", "cursor is not one this API gave out.")
+            .Rule(assigned is null or "me", "assigned", "assigned can only be 'me' (the tasks assigned to the key's person).");
         if (!checks.Ok)
         {
             return checks.Problem();
@@ -141,6 +182,11 @@ public static class TaskEndpoints
         if (status is not null)
         {
             query = query.Where(t => t.Status == parsed);
+        }
+        if (assigned == "me")
+        {
+            var me = user.PersonId();
+            query = query.Where(t => t.AssigneeId == me);
         }
         var (items, next) = await Cursor.NewestFirstAsync(query, cursor, limit ?? 20, ct);
         var ids = items.Select(t => t.Id).ToList();

@@ -26,6 +26,7 @@ public sealed class TaskPipeline(
     WebhookOutbox webhooks,
     WebhookSignal webhookSignal,
     PublicUrls urls,
+    Email.Notifier notifier,
     IOptionsMonitor<PipelineOptions> options,
     ILogger<TaskPipeline> logger)
 {
@@ -192,6 +193,7 @@ public sealed class TaskPipeline(
             current.PendingSettings = null;
             db.MoveTo(current, WorkflowStatus.AwaitingApproval, TaskHistory.System);
             webhooks.AddTask(db, WebhookOutbox.TaskAwaitingApproval, current, urls);
+            await notifier.QueueAsync(db, current, Email.Notifier.AwaitingApproval, ct);
             try
             {
                 await db.SaveAndAnnounceAsync(stream, ct);
@@ -300,6 +302,7 @@ public sealed class TaskPipeline(
                 task.NextAttemptAt = null;
                 db.MoveTo(task, WorkflowStatus.Failed, TaskHistory.System, task.Error);
                 webhooks.AddTask(db, WebhookOutbox.TaskFailed, task, urls);
+                await notifier.QueueAsync(db, task, Email.Notifier.Failed, CancellationToken.None);
             }
             else
             {

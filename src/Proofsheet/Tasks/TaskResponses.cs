@@ -25,7 +25,8 @@ public sealed record TaskResponse(
     string Id, string Topic, string? Tone, string? Audience, int TargetWords, int NumVariations, string? ImageSource,
     string Status, string? Title, string? Slug, string? Excerpt, string? Content, string? ImagePrompt, string? ImageAlt,
     string? MetaDescription, string? Keywords, string? PostId, string? Error, int Attempts, DateTime? NextAttemptAt,
-    string? FailedStatus, DateTime CreatedAt, DateTime UpdatedAt, DateTime? PublishAt, TaskMetadata Metadata);
+    string? FailedStatus, DateTime CreatedAt, DateTime UpdatedAt, DateTime? PublishAt, TaskMetadata Metadata,
+    string? AssigneeId = null, string? CreatedBy = null);
 
 public sealed record TaskEventResponse(long Id, DateTime At, string Actor, string Kind, string? FromStatus, string? ToStatus, string? Detail, string? Node);
 
@@ -71,7 +72,8 @@ public static class TaskResponseMapping
                 Round: t.Round,
                 // In the trash and still restorable.
                 Trash: images.Where(i => i.Status == CandidateStatus.Discarded && i.TrashedAt != null && !i.FileDeleted)
-                    .OrderBy(i => i.Variation).Select(i => i.ToResponse(previews)).ToList()));
+                    .OrderBy(i => i.Variation).Select(i => i.ToResponse(previews)).ToList()),
+            t.AssigneeId, t.CreatedBy);
     }
 
     public static TaskEventResponse ToResponse(this TaskEvent e) => new(e.Id, e.At, e.Actor, e.Kind, e.FromStatus, e.ToStatus, e.Detail, e.Node);

@@ -12,9 +12,10 @@ public sealed record WebhookPost(string Id, string Slug, string Title, string Ur
 /// <summary>What a <c>task.*</c> event says about the task; <c>url</c> is its page in the Oversight Hub.</summary>
 public sealed record WebhookTask(string Id, string Status, string Topic, string? Title, string? Error, DateTime? PublishAt, string Url);
 
-internal sealed record WebhookEvent(string Event, string Id, DateTime OccurredAt, WebhookPost Post);
+/// <param name="Actor">Who caused it: the person (or their API key, or a named non-person actor such as the system).</param>
+internal sealed record WebhookEvent(string Event, string Id, DateTime OccurredAt, WebhookPost Post, string? Actor);
 
-internal sealed record WebhookTaskEvent(string Event, string Id, DateTime OccurredAt, WebhookTask Task);
+internal sealed record WebhookTaskEvent(string Event, string Id, DateTime OccurredAt, WebhookTask Task, string? Actor);
 
 /// <summary>
 /// Queues events in the caller's DbContext without saving: the caller saves them in the same
@@ -36,16 +37,16 @@ public sealed class WebhookOutbox(IOptions<WebhookOptions> options, TimeProvider
     };
 
     /// <summary>Adds one <c>post.published</c> delivery per configured receiver; returns how many.</summary>
-    public int Add(AppDbContext db, WebhookPost post) => AddPost(db, PostPublished, post);
+    public int Add(AppDbContext db, WebhookPost post, string? actor = null) => AddPost(db, PostPublished, post, actor);
 
-    public int AddPost(AppDbContext db, string eventName, WebhookPost post) =>
-        Queue(db, eventName, (id, now) => JsonSerializer.Serialize(new WebhookEvent(eventName, id, now, post), Json));
+    public int AddPost(AppDbContext db, string eventName, WebhookPost post, string? actor = null) =>
+        Queue(db, eventName, (id, now) => JsonSerializer.Serialize(new WebhookEvent(eventName, id, now, post, actor), Json));
 
     /// <summary>Adds one <c>task.*</c> delivery per receiver, describing the task as it is about to be saved.</summary>
-    public int AddTask(AppDbContext db, string eventName, ContentTask task, PublicUrls urls)
+    public int AddTask(AppDbContext db, string eventName, ContentTask task, PublicUrls urls, string? actor = null)
     {
         var about = new WebhookTask(task.Id, task.Status.ToWire(), task.Topic, task.Title, task.Error, task.PublishAt, urls.Absolute($"/hub/tasks/{task.Id}"));
-        return Queue(db, eventName, (id, now) => JsonSerializer.Serialize(new WebhookTaskEvent(eventName, id, now, about), Json));
+        return Queue(db, eventName, (id, now) => JsonSerializer.Serialize(new WebhookTaskEvent(eventName, id, now, about, actor), Json));
     }
 
     private int Queue(AppDbContext db, string eventName, Func<string, DateTime, string> payload)

@@ -286,6 +286,32 @@
       document.getElementById("keys-dialog")?.showModal();
     }
   });
+
+  // ---- times in the reader's time zone -------------------------------------------------------
+  // The server writes every time as UTC in <time class="when" datetime="…">; here it becomes the
+  // reader's own: relative when recent ("3 min ago"), the exact local moment on hover (title).
+  const relative = new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" });
+  const exact = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
+  const dated = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  const steps = [["second", 60], ["minute", 60], ["hour", 24], ["day", 7]];
+  function showTime(el) {
+    const at = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(at.getTime())) return;
+    el.title = exact.format(at);
+    let amount = (at.getTime() - Date.now()) / 1000;
+    for (const [unit, size] of steps) {
+      if (Math.abs(amount) < size) {
+        el.textContent = relative.format(Math.round(amount), unit);
+        return;
+      }
+      amount /= size;
+    }
+    el.textContent = dated.format(at);
+  }
+  const showTimes = (root) => (root || document).querySelectorAll("time.when").forEach(showTime);
+  showTimes();
+  document.addEventListener("htmx:load", (event) => showTimes(event.detail.elt));
+  setInterval(showTimes, 30000);
 })();
 
 // A scheduled time is picked in the reader's own zone: send that zone's offset (east of UTC, in

@@ -32,12 +32,15 @@ public sealed class Browser : IAsyncLifetime
         });
     }
 
-    public async Task<IPage> NewPageAsync(int width = 1280)
+    /// <param name="timeZone">The reader's time zone (IANA), e.g. to see times shown in it; the machine's when null.</param>
+    public async Task<IPage> NewPageAsync(int width = 1280, string? timeZone = null)
     {
         var context = await Instance.NewContextAsync(new BrowserNewContextOptions
         {
             BaseURL = App.BaseUrl,
             ViewportSize = new ViewportSize { Width = width, Height = width < 600 ? 740 : 900 },
+            TimezoneId = timeZone,
+            Locale = timeZone is null ? null : "en-US",
         });
         context.SetDefaultTimeout(20_000);
         // Assertions wait as long as actions do: on a loaded CI machine a live update can take seconds.

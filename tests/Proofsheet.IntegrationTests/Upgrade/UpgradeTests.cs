@@ -34,6 +34,7 @@ public sealed class UpgradeTests
         ("20261201000200_ReviewDesk", ReviewDeskAsync),
         ("20261201000300_CandidateModel", CandidateModelAsync),
         ("20261201000600_WebImages", WebImagesAsync),
+        ("20261202000100_People", PeopleAsync),
         ("20261202000200_ScheduledPublishing", ScheduledPublishingAsync),
         ("20261202000201_ReviewLinks", ReviewLinksAsync),
         ("20261202000501_RoundSettings", RoundSettingsAsync),
@@ -118,6 +119,29 @@ public sealed class UpgradeTests
     {
         await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
         Assert.Empty(await db.ReviewLinks.ToListAsync());
+    }
+
+    /// <summary>The old release's one password is now the first admin's (email left empty still means them); its API key
+    /// acts as that admin; old tasks have no creator or assignee; nothing waits in the email outbox.</summary>
+    private static async Task PeopleAsync(Upgraded u)
+    {
+        var people = u.App.Services.GetRequiredService<Proofsheet.People.PeopleStore>();
+        var admin = await people.VerifyAsync("", u.Manifest.GetProperty("admin_password").GetString(), CancellationToken.None);
+        Assert.Equal(("admin", "admin"), (admin?.Role, admin?.Email));
+        Assert.Null(await people.VerifyAsync("admin", "not the password", CancellationToken.None));
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        var oldTasks = u.Before["tasks"];
+        Assert.All(await db.Tasks.Where(t => oldTasks.Contains(t.Id)).Select(t => new { t.CreatedBy, t.AssigneeId }).ToListAsync(),
+            t => Assert.Equal((null, null), (t.CreatedBy, t.AssigneeId)));
+        Assert.Empty(await db.EmailOutbox.ToListAsync());
+        using var api = u.Api();
+        var created = await (await api.PostAsJsonAsync("/api/tasks", new { topic = "After the upgrade, by the old key" })).Content.ReadFromJsonAsync<JsonElement>();
+        var id = created.GetProperty("id").GetString()!;
+        Assert.Equal(admin!.Id, created.GetProperty("created_by").GetString());
+        Assert.Contains(await db.TaskEvents.Where(e => e.TaskId == id && e.Kind == "created").Select(e => e.Actor).ToListAsync(),
+            actor => actor.StartsWith("Admin via API key", StringComparison.Ordinal));
+        // Its work ends before the test removes the folders.
+        await u.App.WaitForStatusAsync(id, "awaiting_approval");
     }
 
     private static readonly string FixtureRoot = Path.Combine(AppContext.BaseDirectory, "Upgrade", "Fixtures");
