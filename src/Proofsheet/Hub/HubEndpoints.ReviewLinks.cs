@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Proofsheet.Data;
 using Proofsheet.Images;
 using Proofsheet.Publishing;
+using Proofsheet.People;
 using Proofsheet.Review;
 using Proofsheet.Tasks;
 
@@ -15,7 +16,7 @@ public static partial class HubEndpoints
     {
         hub.MapPost("/tasks/{id}/review-links", CreateReviewLinkAsync);
         hub.MapPost("/tasks/{id}/review-links/{linkId}/revoke", RevokeReviewLinkAsync);
-        hub.MapGet("/tasks/{id}/review-links/{linkId}/revoke", (string id) => TypedResults.Redirect(Ids.IsValid(id) ? HubUrls.Task(id) : "/hub/tasks"));
+        hub.MapGet("/tasks/{id}/review-links/{linkId}/revoke", (string id) => TypedResults.Redirect(Ids.IsValid(id) ? HubUrls.Task(id) : "/hub/tasks")).Allow(Access.Member);
     }
 
     private static async Task<IResult> CreateReviewLinkAsync(

@@ -1,6 +1,7 @@
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Proofsheet.OpenApi;
+using Proofsheet.People;
 using Proofsheet.Publishing;
 using Proofsheet.Tasks;
 
@@ -15,7 +16,7 @@ public static class ReviewLinkEndpoints
 {
     public static IEndpointRouteBuilder MapReviewLinks(this IEndpointRouteBuilder app)
     {
-        var api = app.MapGroup("/api/tasks/{id}/review-links").WithTags("Review links").NeedsApiKey();
+        var api = app.MapGroup("/api/tasks/{id}/review-links").WithTags("Review links").NeedsApiKey().Allow(Access.Editor);
         api.MapPost("/", CreateAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<CreatedReviewLinkResponse>(StatusCodes.Status201Created)
             .WithName("createReviewLink").WithSummary("Make a link that lets someone without an account choose, approve or reject this task once")

@@ -298,6 +298,10 @@
     const at = new Date(el.getAttribute("datetime"));
     if (Number.isNaN(at.getTime())) return;
     el.title = exact.format(at);
+    if (el.classList.contains("exact")) {
+      el.textContent = dated.format(at) + " (your time)";
+      return;
+    }
     let amount = (at.getTime() - Date.now()) / 1000;
     for (const [unit, size] of steps) {
       if (Math.abs(amount) < size) {
@@ -325,16 +329,4 @@
     const when = new Date(local.value);
     if (!Number.isNaN(when.getTime())) offset.value = String(-when.getTimezoneOffset());
   }, true);
-  // Times shown in UTC by the server, shown again in the reader's zone (also in parts htmx redraws).
-  const localize = () => {
-    for (const el of document.querySelectorAll("time.local-time[datetime]:not([data-localized])")) {
-      const when = new Date(el.getAttribute("datetime"));
-      if (Number.isNaN(when.getTime())) continue;
-      el.title = el.textContent;
-      el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) + " (your time)";
-      el.dataset.localized = "";
-    }
-  };
-  localize();
-  document.addEventListener("htmx:afterSettle", localize);
 })();

@@ -37,6 +37,13 @@ public sealed class RoleTests : IAsyncLifetime
         ["GET /hub/login"] = Access.Anyone,
         ["POST /hub/login"] = Access.Anyone,
         ["GET /hub/invite/{token}"] = Access.Anyone,
+        // A review link's page: the token is the only key, and it opens nothing else (ReviewLinkTests).
+        ["GET /review/{token}"] = Access.Anyone,
+        ["POST /review/{token}/approve"] = Access.Anyone,
+        ["POST /review/{token}/reject"] = Access.Anyone,
+        ["GET /review/{token}/approve"] = Access.Anyone,
+        ["GET /review/{token}/reject"] = Access.Anyone,
+        ["GET /review/{token}/images/{imageId}/thumb"] = Access.Anyone,
         ["POST /hub/invite/{token}"] = Access.Anyone,
         // Any signed-in person: reading, comments, stars, their own account.
         ["GET /metrics"] = Access.Member,
@@ -60,6 +67,10 @@ public sealed class RoleTests : IAsyncLifetime
         ["GET /hub/tasks/{id}/reopen"] = Access.Member,
         ["GET /hub/tasks/{id}/assign"] = Access.Member,
         ["GET /hub/tasks/{id}/comments"] = Access.Member,
+        ["GET /hub/tasks/{id}/review-links"] = Access.Member,
+        ["GET /hub/tasks/{id}/review-links/{linkId}/revoke"] = Access.Member,
+        ["GET /hub/tasks/{id}/schedule"] = Access.Member,
+        ["GET /hub/tasks/{id}/unschedule"] = Access.Member,
         ["POST /hub/tasks/{id}/comments"] = Access.Member,
         ["GET /hub/gallery"] = Access.Member,
         ["GET /hub/posts"] = Access.Member,
@@ -97,6 +108,17 @@ public sealed class RoleTests : IAsyncLifetime
         ["POST /hub/tasks/{id}/more"] = Access.Editor,
         ["POST /hub/tasks/{id}/retry"] = Access.Editor,
         ["POST /hub/tasks/{id}/cancel"] = Access.Editor,
+        // Review links hand approval to someone outside: editors make and revoke them; scheduling is editors' too.
+        ["POST /hub/tasks/{id}/review-links"] = Access.Editor,
+        ["POST /hub/tasks/{id}/review-links/{linkId}/revoke"] = Access.Editor,
+        ["POST /hub/tasks/{id}/schedule"] = Access.Editor,
+        ["POST /hub/tasks/{id}/unschedule"] = Access.Editor,
+        ["POST /hub/images/{id}/focus"] = Access.Editor,
+        ["POST /api/tasks/{id}/review-links"] = Access.Editor,
+        ["GET /api/tasks/{id}/review-links"] = Access.Editor,
+        ["DELETE /api/tasks/{id}/review-links/{linkId}"] = Access.Editor,
+        ["PUT /api/tasks/{id}/schedule"] = Access.Editor,
+        ["DELETE /api/tasks/{id}/schedule"] = Access.Editor,
         ["POST /hub/tasks/{id}/unpublish"] = Access.Editor,
         ["POST /hub/tasks/{id}/reopen"] = Access.Editor,
         ["POST /hub/tasks/{id}/assign"] = Access.Editor,
@@ -157,6 +179,9 @@ public sealed class RoleTests : IAsyncLifetime
     private List<string> Routes() =>
         _app.Services.GetRequiredService<EndpointDataSource>().Endpoints
             .OfType<RouteEndpoint>()
+            // The files in wwwroot (MapStaticAssets: each file, its fingerprinted name and compressed copies) are
+            // public by nature; StaticAssetTests holds them to that. Every other route is in the table.
+            .Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.StaticAssets.StaticAssetDescriptor>() is null)
             .SelectMany(e => (e.Metadata.GetMetadata<HttpMethodMetadata>()?.HttpMethods ?? ["GET"])
                 .Select(m => $"{m} {Pattern(e)}"))
             .Distinct()
