@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Proofsheet.Bench;
 
-// Usage: bench/run.sh [--out docs/benchmarks.md] [--only overhead,variations,read,memory,startup,nodes]
+// Usage: bench/run.sh [--out docs/benchmarks.md] [--only overhead,variations,read,memory,render,startup,nodes]
 //        [--reps 3] [--duration 5] [--connections 64] [--read-paths /api/posts/{slug},/posts/{slug},/api/posts]
 //        [--app path/to/Proofsheet]
 var args_ = Args.Parse(args);
@@ -25,7 +25,7 @@ var options = new BenchOptions(
     TimeSpan.FromSeconds(int.Parse(args_.Get("duration") ?? "5", CultureInfo.InvariantCulture)),
     int.Parse(args_.Get("connections") ?? "64", CultureInfo.InvariantCulture),
     (args_.Get("read-paths") ?? "/api/posts/{slug},/posts/{slug},/api/posts").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-var only = (args_.Get("only") ?? "overhead,variations,read,memory,startup,nodes").Split(',', StringSplitOptions.TrimEntries).ToHashSet();
+var only = (args_.Get("only") ?? "overhead,variations,read,memory,render,startup,nodes").Split(',', StringSplitOptions.TrimEntries).ToHashSet();
 var output = args_.Get("out") ?? Path.Combine(root, "docs", "benchmarks.md");
 
 var report = new Report();
@@ -39,6 +39,10 @@ if (only.Contains("startup"))
 if (only.Contains("memory"))
 {
     await benchmarks.MemoryAsync();
+}
+if (only.Contains("render"))
+{
+    await benchmarks.RenderMemoryAsync();
 }
 if (only.Contains("overhead"))
 {
