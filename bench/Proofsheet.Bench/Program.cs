@@ -2,9 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using Proofsheet.Bench;
 
-// Usage: bench/run.sh [--out docs/benchmarks.md] [--only overhead,variations,read,memory,render,startup,nodes]
+// Usage: bench/run.sh [--out docs/benchmarks.md] [--only overhead,variations,read,memory,render,startup,hub,nodes]
 //        [--reps 3] [--duration 5] [--connections 64] [--read-paths /api/posts/{slug},/posts/{slug},/api/posts]
-//        [--app path/to/Proofsheet]
+//        [--app path/to/Proofsheet] [--published path/to/published/Proofsheet]
 var args_ = Args.Parse(args);
 var root = FindRoot();
 #if DEBUG
@@ -24,8 +24,11 @@ var options = new BenchOptions(
     int.Parse(args_.Get("reps") ?? "3", CultureInfo.InvariantCulture),
     TimeSpan.FromSeconds(int.Parse(args_.Get("duration") ?? "5", CultureInfo.InvariantCulture)),
     int.Parse(args_.Get("connections") ?? "64", CultureInfo.InvariantCulture),
-    (args_.Get("read-paths") ?? "/api/posts/{slug},/posts/{slug},/api/posts").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
-var only = (args_.Get("only") ?? "overhead,variations,read,memory,render,startup,nodes").Split(',', StringSplitOptions.TrimEntries).ToHashSet();
+    (args_.Get("read-paths") ?? "/api/posts/{slug},/posts/{slug},/api/posts").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+{
+    PublishedPath = args_.Get("published") ?? Path.Combine(root, "bench", ".published", "Proofsheet"),
+};
+var only = (args_.Get("only") ?? "overhead,variations,read,memory,render,startup,hub,nodes").Split(',', StringSplitOptions.TrimEntries).ToHashSet();
 var output = args_.Get("out") ?? Path.Combine(root, "docs", "benchmarks.md");
 
 var report = new Report();
@@ -55,6 +58,10 @@ if (only.Contains("variations"))
 if (only.Contains("read"))
 {
     await benchmarks.ReadPathAsync();
+}
+if (only.Contains("hub"))
+{
+    await benchmarks.HubListAsync();
 }
 if (only.Contains("nodes"))
 {
