@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using Proofsheet.Bench;
 
-// Usage: bench/run.sh [--out docs/benchmarks.md] [--only overhead,variations,read,memory,render,startup,hub,nodes]
+// Usage: bench/run.sh [--out docs/benchmarks.md] [--only overhead,variations,read,memory,render,startup,hub,sse,nodes]
 //        [--reps 3] [--duration 5] [--connections 64] [--read-paths /api/posts/{slug},/posts/{slug},/api/posts]
 //        [--app path/to/Proofsheet] [--published path/to/published/Proofsheet]
 var args_ = Args.Parse(args);
@@ -28,7 +28,7 @@ var options = new BenchOptions(
 {
     PublishedPath = args_.Get("published") ?? Path.Combine(root, "bench", ".published", "Proofsheet"),
 };
-var only = (args_.Get("only") ?? "overhead,variations,read,memory,render,startup,hub,nodes").Split(',', StringSplitOptions.TrimEntries).ToHashSet();
+var only = (args_.Get("only") ?? "overhead,variations,read,memory,render,startup,hub,sse,nodes").Split(',', StringSplitOptions.TrimEntries).ToHashSet();
 var output = args_.Get("out") ?? Path.Combine(root, "docs", "benchmarks.md");
 
 var report = new Report();
@@ -62,6 +62,10 @@ if (only.Contains("read"))
 if (only.Contains("hub"))
 {
     await benchmarks.HubListAsync();
+}
+if (only.Contains("sse"))
+{
+    await benchmarks.SseFanOutAsync();
 }
 if (only.Contains("nodes"))
 {
