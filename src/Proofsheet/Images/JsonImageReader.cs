@@ -264,22 +264,28 @@ internal sealed class JsonImageReader
                             closed = true;
                             break;
                         }
-                        // An escape: JSON writers may send '/' as "\/"; line breaks are ignored as base64 ignores them.
-                        if (plain + 1 >= rest.Length)
+                        // An escape: Python may send '/' as "\/", System.Text.Json sends '+' as "\u002B";
+                        // line breaks are ignored, as base64 decoders ignore them.
+                        if (plain + 1 >= rest.Length || rest[plain + 1] == (byte)'u' && plain + 5 >= rest.Length)
                         {
-                            break;
+                            break; // the rest of the escape has not arrived yet
                         }
                         switch (rest[plain + 1])
                         {
                             case (byte)'/':
                                 chars[pending++] = (byte)'/';
+                                taken += 2;
                                 break;
                             case (byte)'n' or (byte)'r':
+                                taken += 2;
+                                break;
+                            case (byte)'u' when Utf8Parser.TryParse(rest.Slice(plain + 2, 4), out ushort code, out var used, 'X') && used == 4 && code < 0x80:
+                                chars[pending++] = (byte)code;
+                                taken += 6;
                                 break;
                             default:
-                                throw new FormatException("The image is not base64 (it contains an escaped character).");
+                                throw new FormatException("The image is not base64 (it contains an escaped character that base64 does not have).");
                         }
-                        taken += 2;
                     }
                 }
                 _start += taken;
