@@ -37,39 +37,39 @@ var watch = Stopwatch.StartNew();
 // Start-up and idle memory first, while the machine is quietest for this process.
 if (only.Contains("startup"))
 {
-    await benchmarks.StartupAsync();
+    await Guarded("StartupAsync", benchmarks.StartupAsync);
 }
 if (only.Contains("memory"))
 {
-    await benchmarks.MemoryAsync();
+    await Guarded("MemoryAsync", benchmarks.MemoryAsync);
 }
 if (only.Contains("render"))
 {
-    await benchmarks.RenderMemoryAsync();
+    await Guarded("RenderMemoryAsync", benchmarks.RenderMemoryAsync);
 }
 if (only.Contains("overhead"))
 {
-    await benchmarks.OverheadAsync();
+    await Guarded("OverheadAsync", benchmarks.OverheadAsync);
 }
 if (only.Contains("variations"))
 {
-    await benchmarks.VariationsAsync();
+    await Guarded("VariationsAsync", benchmarks.VariationsAsync);
 }
 if (only.Contains("read"))
 {
-    await benchmarks.ReadPathAsync();
+    await Guarded("ReadPathAsync", benchmarks.ReadPathAsync);
 }
 if (only.Contains("hub"))
 {
-    await benchmarks.HubListAsync();
+    await Guarded("HubListAsync", benchmarks.HubListAsync);
 }
 if (only.Contains("sse"))
 {
-    await benchmarks.SseFanOutAsync();
+    await Guarded("SseFanOutAsync", benchmarks.SseFanOutAsync);
 }
 if (only.Contains("nodes"))
 {
-    await benchmarks.NodesAsync();
+    await Guarded("NodesAsync", benchmarks.NodesAsync);
 }
 
 var command = "bench/run.sh" + (args.Length > 0 ? " " + string.Join(' ', args) : "");
@@ -78,6 +78,20 @@ Report.Write(output, text);
 Console.WriteLine(text);
 Console.WriteLine($"Written to {output}");
 return 0;
+
+// One benchmark that fails (a stand-in refused, the machine too slow) is reported, and the others' figures are still written.
+async Task Guarded(string name, Func<Task> run)
+{
+    try
+    {
+        await run();
+    }
+    catch (Exception ex)
+    {
+        Console.Error.WriteLine($"{name} failed: {ex}");
+        report.Row($"{name}: the benchmark failed", ex.GetType().Name + ": " + ex.Message.ReplaceLineEndings(" "), "runs", false);
+    }
+}
 
 static string FindRoot()
 {
