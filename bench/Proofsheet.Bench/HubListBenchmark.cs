@@ -102,9 +102,9 @@ public sealed partial class Benchmarks
                    strftime('%Y-%m-%d %H:%M:%f', '2026-01-01', '+' || n || ' minutes'), strftime('%Y-%m-%d %H:%M:%f', '2026-01-01', '+' || n || ' minutes'), 1
             FROM seq;
             WITH RECURSIVE seq(n) AS (SELECT 2 UNION ALL SELECT n + 2 FROM seq WHERE n < {HubTasks}), v(k) AS (SELECT 1 UNION ALL SELECT 2)
-            INSERT INTO "image_candidates" ("Id", "TaskId", "Variation", "Prompt", "Source", "FileName", "ContentType", "Width", "Height", "ByteSize", "Sha256", "GeneratedAt", "GenerationSeconds", "Status")
+            INSERT INTO "image_candidates" ("Id", "TaskId", "Variation", "Prompt", "Source", "FileName", "ContentType", "Width", "Height", "ByteSize", "Sha256", "GeneratedAt", "GenerationSeconds", "Status", "FileDeleted")
             SELECT printf('0190b000000070008000%010x%02x', n, k), printf('0190a000000070008000%012x', n), k, 'a lighthouse', 'titlecard',
-                   printf('titlecard_20260101_000000_0190a000000070008000%012x_var%d.png', n, k), 'image/png', 1200, 630, 1000, '00', strftime('%Y-%m-%d %H:%M:%f', '2026-01-01', '+' || n || ' minutes'), 0.1, 'preview'
+                   printf('titlecard_20260101_000000_0190a000000070008000%012x_var%d.png', n, k), 'image/png', 1200, 630, 1000, '00', strftime('%Y-%m-%d %H:%M:%f', '2026-01-01', '+' || n || ' minutes'), 0.1, 'preview', 0
             FROM seq, v;
             COMMIT;
             """;

@@ -89,7 +89,7 @@ async Task Guarded(string name, Func<Task> run)
     catch (Exception ex)
     {
         Console.Error.WriteLine($"{name} failed: {ex}");
-        report.Row($"{name}: the benchmark failed", ex.GetType().Name + ": " + ex.Message.ReplaceLineEndings(" "), "runs", false);
+        report.Row($"{name}: the benchmark failed", ex.GetType().Name + ": " + string.Concat(ex.Message.ReplaceLineEndings(" ").Take(240)), "runs", false);
     }
 }
 
