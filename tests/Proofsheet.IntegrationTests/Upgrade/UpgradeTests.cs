@@ -34,7 +34,23 @@ public sealed class UpgradeTests
         ("20261201000200_ReviewDesk", ReviewDeskAsync),
         ("20261201000300_CandidateModel", CandidateModelAsync),
         ("20261201000600_WebImages", WebImagesAsync),
+        ("20261202000300_TaskListIndexes", TaskListIndexesAsync),
     ];
+
+    /// <summary>Indexes only: the old release's tasks are found by status in the task list's and the queue's orders.</summary>
+    private static async Task TaskListIndexesAsync(Upgraded u)
+    {
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        var old = u.Before["tasks"];
+        var statuses = await db.Tasks.Where(t => old.Contains(t.Id)).Select(t => t.Status).Distinct().ToListAsync();
+        foreach (var status in statuses)
+        {
+            var byId = await db.Tasks.Where(t => t.Status == status).OrderByDescending(t => t.Id).Select(t => t.Id).ToListAsync();
+            var byUpdate = await db.Tasks.Where(t => t.Status == status).OrderBy(t => t.UpdatedAt).ThenBy(t => t.Id).Select(t => t.Id).ToListAsync();
+            Assert.Equal(byId.OrderBy(i => i, StringComparer.Ordinal), byUpdate.OrderBy(i => i, StringComparer.Ordinal));
+            Assert.Contains(byId, old.Contains);
+        }
+    }
 
     /// <summary>Leases, node heartbeats, shared counters, the key ring, the node on task events.</summary>
     private static async Task ClusterAsync(Upgraded u)
