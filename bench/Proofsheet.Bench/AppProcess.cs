@@ -83,7 +83,8 @@ public sealed class AppProcess : IAsyncDisposable
                     break;
                 }
             }
-            catch (HttpRequestException)
+            // Refused while the app starts, or slow to answer on a loaded machine: ask again.
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
             }
             if (watch.Elapsed > TimeSpan.FromSeconds(60))

@@ -5,7 +5,11 @@ using System.Text.Json.Nodes;
 
 namespace Proofsheet.Bench;
 
-public sealed record BenchOptions(string AppPath, int Reps, TimeSpan LoadDuration, int Connections, IReadOnlyList<string> ReadPaths);
+public sealed record BenchOptions(string AppPath, int Reps, TimeSpan LoadDuration, int Connections, IReadOnlyList<string> ReadPaths)
+{
+    /// <summary>The app published with ReadyToRun (bench/run.sh makes it), for the start-up and idle figures of a deployment.</summary>
+    public string? PublishedPath { get; init; }
+}
 
 /// <summary>The five measurements of issue 7. Each starts the app (and its stand-ins) itself and stops them again.</summary>
 public sealed partial class Benchmarks(BenchOptions o, Report report)
@@ -322,29 +326,53 @@ public sealed partial class Benchmarks(BenchOptions o, Report report)
 
     public async Task StartupAsync()
     {
+        var section = report.Section("5. Start-up");
+        section.AppendLine(CultureInfo.InvariantCulture, $"From `Process.Start` of the app to the first 200 from `/health/ready` (polled every 5 ms), SQLite, embedded defaults. **First start**: empty data folder (creates the database, applies the migrations). **Restart**: the same folder again. **Build**: the Release build's apphost (what `dotnet run -c Release` starts, without the SDK's own build check); **published**: `dotnet publish -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true`, as docs/deploy.md says to run it (bench/run.sh publishes it to bench/.published). **Idle**: VmRSS 3 s after `/health/ready` on a restart. {Math.Max(5, o.Reps * 2)} runs each.");
+        section.AppendLine();
+        section.AppendLine("| app | case | median | min | max | load avg |");
+        section.AppendLine("| --- | --- | --- | --- | --- | --- |");
+        await StartupOfAsync(section, "build", o.AppPath, "< 1500 ms", 1500);
+        if (o.PublishedPath is { } published && File.Exists(published))
+        {
+            var idle = await StartupOfAsync(section, "published (R2R)", published, "< 1000 ms", 1000);
+            report.Row("Memory: idle after start (published app)", Report.Mb(idle), "< 120 MB", idle < 120L * 1024 * 1024);
+        }
+        else
+        {
+            section.AppendLine("| published (R2R) | not measured: no published app (bench/run.sh makes one) | | | | |");
+        }
+    }
+
+    /// <returns>The median idle VmRSS after a restart.</returns>
+    private async Task<long> StartupOfAsync(System.Text.StringBuilder section, string name, string appPath, string target, double targetMs)
+    {
         var fresh = new List<double>();
         var again = new List<double>();
+        var idle = new List<double>();
         var runs = Math.Max(5, o.Reps * 2);
         for (var r = 0; r < runs; r++)
         {
-            Log($"start-up: run {r + 1}/{runs}");
+            Log($"start-up ({name}): run {r + 1}/{runs}");
             using var dir = new TempDir();
-            await using (var first = await StartAppAsync(dir, []))
+            await using (var first = await AppProcess.StartAsync(appPath, dir.Path, new Dictionary<string, string>()))
             {
                 fresh.Add(first.StartedIn.TotalMilliseconds);
             }
-            await using var second = await StartAppAsync(dir, []);
+            await using var second = await AppProcess.StartAsync(appPath, dir.Path, new Dictionary<string, string>());
             again.Add(second.StartedIn.TotalMilliseconds);
+            if (r < 3)
+            {
+                await Task.Delay(3000);
+                idle.Add(second.Memory().Rss);
+            }
         }
-        var section = report.Section("5. Start-up");
-        section.AppendLine(CultureInfo.InvariantCulture, $"From `Process.Start` of the Release build's apphost to the first 200 from `/health/ready` (polled every 5 ms), SQLite, embedded defaults. **First start**: empty data folder (creates the database, applies the migrations). **Restart**: the same folder again. {runs} runs each.");
-        section.AppendLine();
-        section.AppendLine("| case | median | min | max |");
-        section.AppendLine("| --- | --- | --- | --- |");
-        section.AppendLine(CultureInfo.InvariantCulture, $"| first start | {Report.Ms(Stats.Median(fresh))} | {Report.Ms(fresh.Min())} | {Report.Ms(fresh.Max())} |");
-        section.AppendLine(CultureInfo.InvariantCulture, $"| restart | {Report.Ms(Stats.Median(again))} | {Report.Ms(again.Min())} | {Report.Ms(again.Max())} |");
-        report.Row("Start-up to /health/ready (SQLite, restart)", Report.Ms(Stats.Median(again)), "< 1500 ms", Stats.Median(again) < 1500);
-        report.Row("Start-up to /health/ready (SQLite, first start)", Report.Ms(Stats.Median(fresh)), "< 1500 ms", Stats.Median(fresh) < 1500);
+        var load = Load1();
+        section.AppendLine(CultureInfo.InvariantCulture, $"| {name} | first start | {Report.Ms(Stats.Median(fresh))} | {Report.Ms(fresh.Min())} | {Report.Ms(fresh.Max())} | {load} |");
+        section.AppendLine(CultureInfo.InvariantCulture, $"| {name} | restart | {Report.Ms(Stats.Median(again))} | {Report.Ms(again.Min())} | {Report.Ms(again.Max())} | {load} |");
+        section.AppendLine(CultureInfo.InvariantCulture, $"| {name} | idle VmRSS after restart | {Report.Mb((long)Stats.Median(idle))} | {Report.Mb((long)idle.Min())} | {Report.Mb((long)idle.Max())} | {load} |");
+        report.Row($"Start-up to /health/ready ({name}, SQLite, restart)", Report.Ms(Stats.Median(again)), target, Stats.Median(again) < targetMs);
+        report.Row($"Start-up to /health/ready ({name}, SQLite, first start)", Report.Ms(Stats.Median(fresh)), target, Stats.Median(fresh) < targetMs);
+        return (long)Stats.Median(idle);
     }
 }
 

@@ -25,7 +25,12 @@ public sealed class CloudinaryStandIn : IAsyncDisposable
     public static async Task<CloudinaryStandIn> StartAsync()
     {
         var standIn = new CloudinaryStandIn();
-        standIn._server = await StandInServer.StartAsync(app => app.MapPost("/v1_1/{cloud}/{resourceType}/upload", standIn.UploadAsync));
+        standIn._server = await StandInServer.StartAsync(app =>
+        {
+            app.MapPost("/v1_1/{cloud}/{resourceType}/upload", standIn.UploadAsync);
+            // The app's readiness check pings the account.
+            app.MapGet("/v1_1/{cloud}/ping", () => Results.Json(new { status = "ok" }));
+        });
         return standIn;
     }
 

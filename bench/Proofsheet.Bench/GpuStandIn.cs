@@ -49,6 +49,13 @@ public sealed class GpuStandIn : IAsyncDisposable
         }
     }
 
+    /// <summary>From now on, answers every txt2img with exactly these images (e.g. four SDXL-sized renders).</summary>
+    public void Serve(params byte[][] images)
+    {
+        var info = JsonSerializer.Serialize(new { seed = 1, all_seeds = images.Select((_, i) => 1 + i).ToArray(), index_of_first_image = 0 });
+        Volatile.Write(ref _largeResponse, JsonSerializer.SerializeToUtf8Bytes(new { images = images.Select(Convert.ToBase64String).ToArray(), parameters = new { }, info }));
+    }
+
     public static async Task<GpuStandIn> StartAsync(GpuStandIn standIn)
     {
         standIn._server = await StandInServer.StartAsync(standIn.Map, standIn.Ports);
@@ -86,9 +93,9 @@ public sealed class GpuStandIn : IAsyncDisposable
         {
             await Task.Delay(CallCost + ImageCost * count);
             byte[] response;
-            if (_largeResponse is not null)
+            if (Volatile.Read(ref _largeResponse) is { } fixedResponse)
             {
-                response = _largeResponse;
+                response = fixedResponse;
             }
             else
             {

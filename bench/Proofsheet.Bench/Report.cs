@@ -17,7 +17,9 @@ public sealed class Report
     private readonly List<(string Measure, string Figure, string Target, bool? Met)> _rows = [];
     private readonly List<(string Title, StringBuilder Body)> _sections = [];
 
-    public void Row(string measure, string figure, string target, bool? met) => _rows.Add((measure, figure, target, met));
+    /// <summary>A summary row; the one-minute load average when it was measured goes with it.</summary>
+    public void Row(string measure, string figure, string target, bool? met) =>
+        _rows.Add((measure, $"{figure} [load {Benchmarks.Load1()}]", target, met));
 
     public StringBuilder Section(string title)
     {
@@ -86,6 +88,7 @@ public sealed class Report
             var mem = free.Split('\n').FirstOrDefault(l => l.StartsWith("Mem:", StringComparison.Ordinal));
             yield return $"Memory (`free -h`): {string.Join(' ', (mem ?? free).Split(' ', StringSplitOptions.RemoveEmptyEntries))} (total used free shared buff/cache available)";
         }
+        yield return $"App: git commit {Run("git", "rev-parse", "--short=10", "HEAD") ?? "?"}{(string.IsNullOrEmpty(Run("git", "status", "--porcelain", "--untracked-files=no")) ? "" : " with uncommitted changes")} ({Run("git", "log", "-1", "--format=%cd", "--date=iso-strict") ?? "?"})";
         yield return $"OS: {RuntimeInformation.OSDescription}";
         yield return $".NET: runtime {RuntimeInformation.FrameworkDescription}, SDK {Run("dotnet", "--version") ?? "?"}";
         yield return $"Load generator: {(Load.WrkAvailable ? Run("sh", "-c", "wrk -v 2>&1 | head -1") ?? "wrk" : "in-process (wrk not installed)")}";

@@ -51,11 +51,14 @@ app.Services.StartTelemetry();
 
 app.UseCluster();
 app.UseWeb();
+// Public reads (post API, post pages, feeds) are answered from the output cache here, before
+// authentication, static-file probing and antiforgery: nothing in them depends on who asks, and
+// only endpoints marked CachedAsPublished are touched (the Hub's event streams pass straight by).
+app.UseOutputCache();
 app.UseAuthentication();
 app.UseAuthorization();
 app.MapMetrics();
 app.UseHub();
-app.UseOutputCache();
 app.MapOpenApi();
 app.MapHealth();
 app.MapMediaFolder();

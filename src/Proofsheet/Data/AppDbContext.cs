@@ -103,6 +103,9 @@ internal sealed class ContentTaskConfiguration : IEntityTypeConfiguration<Conten
         b.Property(t => t.Version).IsConcurrencyToken();
         b.HasIndex(t => new { t.Status, t.NextAttemptAt });
         b.HasIndex(t => t.CreatedAt);
+        // The Hub's task list filtered by status (keyset on Id) and its review queue (UpdatedAt, Id).
+        b.HasIndex(t => new { t.Status, t.Id });
+        b.HasIndex(t => new { t.Status, t.UpdatedAt, t.Id });
         b.HasIndex(t => t.PostId);
         b.HasIndex(t => t.LeaseOwner);
         b.HasIndex(t => t.AssigneeId);

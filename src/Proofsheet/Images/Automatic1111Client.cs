@@ -102,14 +102,43 @@ internal static class Automatic1111Client
     public static bool IsOutOfMemory(int status, string body) =>
         status == 500 && (body.Contains("OutOfMemory", StringComparison.OrdinalIgnoreCase) || body.Contains("out of memory", StringComparison.OrdinalIgnoreCase));
 
-    public static Txt2ImgResult ParseResponse(Uri server, string text, int expected, ImageRequest request)
+    /// <summary>Reads a successful txt2img answer from the body as it arrives: each image is decoded into its own
+    /// spool (<see cref="JsonImageReader"/>) rather than the whole answer held as text.</summary>
+    public static async Task<Txt2ImgResult> ReadResponseAsync(Uri server, Stream body, int expected, ImageRequest request, CancellationToken ct)
     {
-        using var doc = BackendHttp.TryParse(text)
-            ?? throw new ImageGenerationException($"{ServerList.Display(server)} answered txt2img with a body that is not JSON.");
-        var root = doc.RootElement;
+        JsonImageAnswer answer;
+        try
+        {
+            answer = await JsonImageReader.ReadAsync(body, path => path == "$.images[]", ct);
+        }
+        catch (JsonException ex)
+        {
+            throw new ImageGenerationException($"{ServerList.Display(server)} answered txt2img with a body that is not JSON.", ex);
+        }
+        catch (FormatException ex)
+        {
+            throw new ImageGenerationException($"{ServerList.Display(server)} returned an image that is not base64.", ex);
+        }
+        catch (IOException ex)
+        {
+            throw new ImageGenerationException($"{ServerList.Display(server)} broke off its txt2img answer: {ex.Message}", ex);
+        }
+        using (answer)
+        {
+            return ParseResponse(server, answer, expected, request);
+        }
+    }
+
+    private static Txt2ImgResult ParseResponse(Uri server, JsonImageAnswer answer, int expected, ImageRequest request)
+    {
+        var root = answer.Rest.RootElement;
         if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("images", out var imagesElement) || imagesElement.ValueKind != JsonValueKind.Array)
         {
             throw new ImageGenerationException($"{ServerList.Display(server)} answered txt2img without an images list.");
+        }
+        if (imagesElement.EnumerateArray().Any(e => e.ValueKind != JsonValueKind.String))
+        {
+            throw new ImageGenerationException($"{ServerList.Display(server)} returned an image that is not base64.");
         }
         var seeds = new List<long>();
         var first = 0;
@@ -140,24 +169,26 @@ internal static class Automatic1111Client
                 }
             }
         }
+        // The answer keeps what is left in it (a grid before the images, extras after) and disposes it.
+        var taken = answer.Images.Skip(first).Take(expected).ToList();
         var images = new List<GeneratedImage>();
-        foreach (var (item, i) in imagesElement.EnumerateArray().Skip(first).Take(expected).Select((x, i) => (x, i)))
+        try
         {
-            byte[] bytes;
-            try
+            foreach (var (content, i) in taken.Select((x, i) => (x, i)))
             {
-                bytes = Convert.FromBase64String(item.GetString() ?? "");
+                var sniffed = ImageSniffer.Sniff(content.Head)
+                    ?? throw new ImageGenerationException($"{ServerList.Display(server)} returned data that is not a PNG, JPEG or WebP image.");
+                answer.Images.Remove(content);
+                images.Add(new GeneratedImage(content, sniffed.ContentType, sniffed.Width > 0 ? sniffed.Width : request.Width, sniffed.Height > 0 ? sniffed.Height : request.Height)
+                {
+                    Seed = (i < seeds.Count ? seeds[i] : seeds.Count > 0 ? seeds[0] + i : (long?)null) is >= 0 and var s ? (ulong)s : null,
+                });
             }
-            catch (Exception ex) when (ex is FormatException or InvalidOperationException)
-            {
-                throw new ImageGenerationException($"{ServerList.Display(server)} returned an image that is not base64.", ex);
-            }
-            var sniffed = ImageSniffer.Sniff(bytes)
-                ?? throw new ImageGenerationException($"{ServerList.Display(server)} returned data that is not a PNG, JPEG or WebP image.");
-            images.Add(new GeneratedImage(bytes, sniffed.ContentType, sniffed.Width > 0 ? sniffed.Width : request.Width, sniffed.Height > 0 ? sniffed.Height : request.Height)
-            {
-                Seed = (i < seeds.Count ? seeds[i] : seeds.Count > 0 ? seeds[0] + i : (long?)null) is >= 0 and var s ? (ulong)s : null,
-            });
+        }
+        catch
+        {
+            images.ForEach(i => i.Content.Dispose());
+            throw;
         }
         if (images.Count == 0)
         {

@@ -92,8 +92,20 @@ public sealed class Automatic1111Generator(
                 ServerList.Display(job.Server), count, half, count - half);
             tracker.Say(job.Share, $"out of GPU memory with {count} at once; trying {half} at a time");
             var first = await RenderHalvingAsync(request, job, half, offset, tracker, check, o, split, ct);
-            var second = await RenderHalvingAsync(request, job, count - half, offset + half, tracker, check, o, split, ct);
-            return [.. first, .. second];
+            try
+            {
+                var second = await RenderHalvingAsync(request, job, count - half, offset + half, tracker, check, o, split, ct);
+                return [.. first, .. second];
+            }
+            catch
+            {
+                // The first half's spool files go now rather than when the runtime finalises them.
+                foreach (var image in first)
+                {
+                    image.Content.Dispose();
+                }
+                throw;
+            }
         }
     }
 
@@ -124,13 +136,13 @@ public sealed class Automatic1111Generator(
         using var call = new CancellationTokenSource();
         using var polling = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var poller = PollProgressAsync(server, job.Share, tracker, o, polling.Token);
-        string text;
-        int status;
+        Txt2ImgResult result;
         try
         {
             using (job.Running())
             {
-                var send = http.SendAsync(message, HttpCompletionOption.ResponseContentRead, call.Token);
+                // Headers first: a successful body is decoded as it arrives rather than buffered whole.
+                var send = http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, call.Token);
                 var cancelled = Task.Delay(Timeout.Infinite, ct);
                 if (await Task.WhenAny(send, cancelled) != send)
                 {
@@ -146,8 +158,19 @@ public sealed class Automatic1111Generator(
                     ct.ThrowIfCancellationRequested();
                 }
                 using var response = await send;
-                status = (int)response.StatusCode;
-                text = await response.Content.ReadAsStringAsync(ct);
+                var status = (int)response.StatusCode;
+                if (status is < 200 or > 299)
+                {
+                    var text = await response.Content.ReadAsStringAsync(ct);
+                    var described = Automatic1111Client.DescribeError(server, status, BackendHttp.Shorten(text, 4000));
+                    if (Automatic1111Client.IsOutOfMemory(status, text))
+                    {
+                        throw new ServerOutOfMemoryException(described);
+                    }
+                    throw new ImageGenerationException(described);
+                }
+                await using var answer = await response.Content.ReadAsStreamAsync(ct);
+                result = await Automatic1111Client.ReadResponseAsync(server, answer, count, request, ct);
             }
         }
         finally
@@ -155,17 +178,19 @@ public sealed class Automatic1111Generator(
             await polling.CancelAsync();
             await poller;
         }
-        if (status is < 200 or > 299)
+        string? model;
+        try
         {
-            var described = Automatic1111Client.DescribeError(server, status, BackendHttp.Shorten(text, 4000));
-            if (Automatic1111Client.IsOutOfMemory(status, text))
-            {
-                throw new ServerOutOfMemoryException(described);
-            }
-            throw new ImageGenerationException(described);
+            model = VerifyModel(server, result, check, o);
         }
-        var result = Automatic1111Client.ParseResponse(server, text, count, request);
-        var model = VerifyModel(server, result, check, o);
+        catch
+        {
+            foreach (var image in result.Images)
+            {
+                image.Content.Dispose();
+            }
+            throw;
+        }
         pool.RecordModel(server, model);
         return result.Images.Select(i => i with { Model = model }).ToList();
     }

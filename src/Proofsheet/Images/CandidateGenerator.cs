@@ -80,6 +80,11 @@ public sealed class CandidateGenerator(
             }
             throw;
         }
+        finally
+        {
+            // Every write has finished (WhenAll waits for all, even after a failure): a backend's spool files go now.
+            images.ForEach(x => x.Image.Content.Dispose());
+        }
 
         var saved = new List<ImageCandidate>();
         for (var i = 0; i < images.Count; i++)
@@ -116,7 +121,7 @@ public sealed class CandidateGenerator(
 
     private async Task<StoredPreview> SaveAsync(string source, string owner, int variation, GeneratedImage image, CancellationToken ct)
     {
-        await using var content = new MemoryStream(image.Data, writable: false);
+        await using var content = image.Content.OpenRead();
         return await previews.SaveAsync(source, owner, variation, content, image.ContentType, ct);
     }
 
@@ -140,7 +145,18 @@ public sealed class CandidateGenerator(
         var watch = Stopwatch.StartNew();
         var results = await chain.GenerateAsync(request, overrides.Source, null, ct);
         var (source, image) = (results[0].Source, results[0].Images[0]);
-        var stored = await SaveAsync(source, id, 1, image, ct);
+        StoredPreview stored;
+        try
+        {
+            stored = await SaveAsync(source, id, 1, image, ct);
+        }
+        finally
+        {
+            foreach (var made in results.SelectMany(r => r.Images))
+            {
+                made.Content.Dispose();
+            }
+        }
         var candidate = NewCandidate(id, null, 1, source, image, request, stored, watch.Elapsed.TotalSeconds);
         await using var db = await dbs.CreateDbContextAsync(ct);
         db.Images.Add(candidate);

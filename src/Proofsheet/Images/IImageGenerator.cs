@@ -21,8 +21,18 @@ public sealed record ImageRequest
 
 public sealed record ImageAttribution(string Name, string? Url);
 
-public sealed record GeneratedImage(byte[] Data, string ContentType, int Width, int Height)
+/// <summary>An image a backend made. Its <see cref="Content"/> may be a spool file: the caller that keeps
+/// the image (the candidate generator) disposes it once the preview store has it.</summary>
+public sealed record GeneratedImage(ImageContent Content, string ContentType, int Width, int Height)
 {
+    public GeneratedImage(byte[] data, string contentType, int width, int height)
+        : this(ImageContent.FromBytes(data), contentType, width, height)
+    {
+    }
+
+    /// <summary>All the bytes in one array (read from the spool if there is one): for small images and tests.</summary>
+    public byte[] Data => Content.ToArray();
+
     public ulong? Seed { get; init; }
     public ImageAttribution? Attribution { get; init; }
     /// <summary>Where the image came from (a stock photo's page), for attribution and de-duplication.</summary>

@@ -67,6 +67,10 @@ public sealed class ImageGeneratorChain(
             {
                 var images = await generator.GenerateAsync(request with { Count = remaining, FirstVariation = next }, scaled, budget.Token);
                 var take = images.Take(remaining).ToList();
+                foreach (var extra in images.Skip(remaining))
+                {
+                    extra.Content.Dispose();
+                }
                 if (take.Count == 0)
                 {
                     throw new ImageGenerationException("The backend returned no images.");

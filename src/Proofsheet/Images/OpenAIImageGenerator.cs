@@ -80,7 +80,8 @@ public sealed class OpenAIImageGenerator(
                 HttpResponseMessage response;
                 try
                 {
-                    response = await http.SendAsync(message, timeout.Token);
+                    // Headers first: a successful body is decoded as it arrives rather than buffered whole.
+                    response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, timeout.Token);
                 }
                 catch (HttpRequestException ex) when (attempt < o.MaxRetries)
                 {
@@ -97,7 +98,8 @@ public sealed class OpenAIImageGenerator(
                 {
                     if (response.IsSuccessStatusCode)
                     {
-                        return await ParseAsync(http, await response.Content.ReadAsStringAsync(timeout.Token), request, timeout.Token);
+                        await using var stream = await response.Content.ReadAsStreamAsync(timeout.Token);
+                        return await ReadAsync(http, stream, request, timeout.Token);
                     }
                     var text = await BackendHttp.ReadSnippetAsync(response, timeout.Token);
                     var (errorMessage, code) = ParseError(text);
@@ -201,53 +203,82 @@ public sealed class OpenAIImageGenerator(
     private static string Scrub(string text, string? secret) =>
         string.IsNullOrEmpty(secret) ? text : text.Replace(secret, "***", StringComparison.Ordinal);
 
-    private static async Task<IReadOnlyList<GeneratedImage>> ParseAsync(HttpClient http, string text, ImageRequest request, CancellationToken ct)
+    /// <summary>Reads a successful answer as it arrives: each <c>b64_json</c> is decoded into its own spool
+    /// (<see cref="JsonImageReader"/>) rather than the whole answer held as text.</summary>
+    private static async Task<IReadOnlyList<GeneratedImage>> ReadAsync(HttpClient http, Stream body, ImageRequest request, CancellationToken ct)
     {
-        using var doc = BackendHttp.TryParse(text)
-            ?? throw new ImageGenerationException("OpenAI images answered with a body that is not JSON.");
-        if (doc.RootElement.ValueKind != JsonValueKind.Object || !doc.RootElement.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        JsonImageAnswer answer;
+        try
         {
-            throw new ImageGenerationException("OpenAI images answered without a data list.");
+            answer = await JsonImageReader.ReadAsync(body, path => path == "$.data[].b64_json", ct);
         }
-        var images = new List<GeneratedImage>();
-        foreach (var item in data.EnumerateArray())
+        catch (JsonException ex)
         {
-            byte[] bytes;
-            if (BackendHttp.StringProperty(item, "b64_json") is { } b64)
+            throw new ImageGenerationException("OpenAI images answered with a body that is not JSON.", ex);
+        }
+        catch (FormatException ex)
+        {
+            throw new ImageGenerationException("OpenAI images returned b64_json that is not base64.", ex);
+        }
+        catch (IOException ex)
+        {
+            throw new ImageGenerationException($"OpenAI images broke off its answer: {ex.Message}", ex);
+        }
+        using (answer)
+        {
+            var root = answer.Rest.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
             {
-                try
+                throw new ImageGenerationException("OpenAI images answered without a data list.");
+            }
+            var images = new List<GeneratedImage>();
+            try
+            {
+                var spooled = 0;
+                foreach (var item in data.EnumerateArray())
                 {
-                    bytes = Convert.FromBase64String(b64);
-                }
-                catch (FormatException ex)
-                {
-                    throw new ImageGenerationException("OpenAI images returned b64_json that is not base64.", ex);
+                    ImageContent content;
+                    if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("b64_json", out var b64) && b64.ValueKind == JsonValueKind.String)
+                    {
+                        // The reader decoded it (in order) and left "" in its place; the answer no longer owns what is taken.
+                        content = answer.Images[spooled];
+                        answer.Images[spooled++] = ImageContent.FromBytes([]);
+                    }
+                    else if (BackendHttp.StringProperty(item, "url") is { } url && Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http")
+                    {
+                        // A server that ignored response_format: the URL is short-lived, so fetch it now.
+                        try
+                        {
+                            content = ImageContent.FromBytes(await http.GetByteArrayAsync(uri, ct));
+                        }
+                        catch (HttpRequestException ex)
+                        {
+                            throw new ImageGenerationException($"OpenAI images returned an image URL that could not be fetched: {BackendHttp.Describe(ex)}.", ex);
+                        }
+                    }
+                    else
+                    {
+                        throw new ImageGenerationException("OpenAI images returned an entry with neither b64_json nor url.");
+                    }
+                    var sniffed = ImageSniffer.Sniff(content.Head);
+                    if (sniffed is null)
+                    {
+                        content.Dispose();
+                        throw new ImageGenerationException("OpenAI images returned data that is not a PNG, JPEG or WebP image.");
+                    }
+                    images.Add(new GeneratedImage(content, sniffed.ContentType, sniffed.Width > 0 ? sniffed.Width : request.Width, sniffed.Height > 0 ? sniffed.Height : request.Height));
                 }
             }
-            else if (BackendHttp.StringProperty(item, "url") is { } url && Uri.TryCreate(url, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http")
+            catch
             {
-                // A server that ignored response_format: the URL is short-lived, so fetch it now.
-                try
-                {
-                    bytes = await http.GetByteArrayAsync(uri, ct);
-                }
-                catch (HttpRequestException ex)
-                {
-                    throw new ImageGenerationException($"OpenAI images returned an image URL that could not be fetched: {BackendHttp.Describe(ex)}.", ex);
-                }
+                images.ForEach(i => i.Content.Dispose());
+                throw;
             }
-            else
+            if (images.Count == 0)
             {
-                throw new ImageGenerationException("OpenAI images returned an entry with neither b64_json nor url.");
+                throw new ImageGenerationException("OpenAI images returned no images.");
             }
-            var sniffed = ImageSniffer.Sniff(bytes)
-                ?? throw new ImageGenerationException("OpenAI images returned data that is not a PNG, JPEG or WebP image.");
-            images.Add(new GeneratedImage(bytes, sniffed.ContentType, sniffed.Width > 0 ? sniffed.Width : request.Width, sniffed.Height > 0 ? sniffed.Height : request.Height));
+            return images;
         }
-        if (images.Count == 0)
-        {
-            throw new ImageGenerationException("OpenAI images returned no images.");
-        }
-        return images;
     }
 }

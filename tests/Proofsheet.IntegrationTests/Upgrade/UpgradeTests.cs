@@ -37,8 +37,24 @@ public sealed class UpgradeTests
         ("20261202000100_People", PeopleAsync),
         ("20261202000200_ScheduledPublishing", ScheduledPublishingAsync),
         ("20261202000201_ReviewLinks", ReviewLinksAsync),
+        ("20261202000300_TaskListIndexes", TaskListIndexesAsync),
         ("20261202000501_RoundSettings", RoundSettingsAsync),
     ];
+
+    /// <summary>Indexes only: the old release's tasks are found by status in the task list's and the queue's orders.</summary>
+    private static async Task TaskListIndexesAsync(Upgraded u)
+    {
+        await using var db = await u.App.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        var old = u.Before["tasks"];
+        var statuses = await db.Tasks.Where(t => old.Contains(t.Id)).Select(t => t.Status).Distinct().ToListAsync();
+        foreach (var status in statuses)
+        {
+            var byId = await db.Tasks.Where(t => t.Status == status).OrderByDescending(t => t.Id).Select(t => t.Id).ToListAsync();
+            var byUpdate = await db.Tasks.Where(t => t.Status == status).OrderBy(t => t.UpdatedAt).ThenBy(t => t.Id).Select(t => t.Id).ToListAsync();
+            Assert.Equal(byId.OrderBy(i => i, StringComparer.Ordinal), byUpdate.OrderBy(i => i, StringComparer.Ordinal));
+            Assert.Contains(byId, old.Contains);
+        }
+    }
 
     /// <summary>The old release's tasks wait for no prompt rewrite and keep no "more like this" settings.</summary>
     private static async Task RoundSettingsAsync(Upgraded u)
