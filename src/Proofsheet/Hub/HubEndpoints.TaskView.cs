@@ -14,6 +14,7 @@ using Microsoft.Extensions.Options;
 using Proofsheet.Auth;
 using Proofsheet.Data;
 using Proofsheet.Images;
+using Proofsheet.People;
 using Proofsheet.Posts;
 using Proofsheet.Tasks;
 
@@ -92,12 +93,19 @@ public static partial class HubEndpoints
         {
             return TypedResults.NotFound();
         }
-        return TypedResults.ServerSentEvents(StreamAsync(id, stream, dbs, http.RequestServices, http.RequestAborted));
+        return TypedResults.ServerSentEvents(StreamAsync(id, stream, dbs, http.RequestServices, http.User.SessionId(), http.RequestAborted));
     }
 
     private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
-        string id, TaskEventStream stream, IDbContextFactory<AppDbContext> dbs, IServiceProvider services, [EnumeratorCancellation] CancellationToken ct)
+        string id, TaskEventStream stream, IDbContextFactory<AppDbContext> dbs, IServiceProvider services, string? session,
+        [EnumeratorCancellation] CancellationToken ct)
     {
+        // The session was checked when the stream opened; a stream stays open for as long as the page does, so it
+        // is checked again before sending (at most once a second): a revoked session or a removed person stops
+        // receiving at once, on every node, and the browser's reconnect meets the sign-in like any other request.
+        var people = services.GetRequiredService<PeopleStore>();
+        var time = services.GetRequiredService<TimeProvider>();
+        var checkedAt = time.GetTimestamp();
         using var subscription = stream.Subscribe(id);
         await using (var db = await dbs.CreateDbContextAsync(ct))
         {
@@ -123,6 +131,14 @@ public static partial class HubEndpoints
             try
             {
                 message = await subscription.Reader.ReadAsync(ct);
+                if (time.GetElapsedTime(checkedAt) >= SessionRecheck)
+                {
+                    if (await people.SessionPersonAsync(session, ct) is null)
+                    {
+                        break;
+                    }
+                    checkedAt = time.GetTimestamp();
+                }
             }
             catch (OperationCanceledException)
             {
@@ -162,6 +178,8 @@ public static partial class HubEndpoints
             }
         }
     }
+
+    private static readonly TimeSpan SessionRecheck = TimeSpan.FromSeconds(1);
 
     private static async Task<SseItem<string>> ProgressItemAsync(HtmlRenderer renderer, ProgressData? progress)
     {
