@@ -55,9 +55,12 @@ public sealed class ScheduleTests : IClassFixture<Browser>, IDisposable
         var scheduled = await _api.SendAsync(HttpMethod.Get, $"/api/tasks/{id}");
         Assert.Equal("scheduled", scheduled.GetProperty("status").GetString());
         Assert.Equal(new DateTime(next, 1, 14, 20, 30, 0, DateTimeKind.Utc), scheduled.GetProperty("publish_at").GetDateTime().ToUniversalTime());
-        // Shown in the reader's time, the UTC time on hover.
+        // Shown in the reader's time (the exact moment, with the zone, on hover); the page carries the UTC moment.
         await Expect(page.Locator("#scheduled time")).ToContainTextAsync("9:30");
-        await Expect(page.Locator("#scheduled time")).ToHaveAttributeAsync("title", $"{next}-01-14 20:30 UTC");
+        await Expect(page.Locator("#scheduled time")).ToContainTextAsync("(your time)");
+        await Expect(page.Locator("#scheduled time")).ToHaveAttributeAsync("title", new System.Text.RegularExpressions.Regex("GMT\\+13"));
+        Assert.Equal(new DateTime(next, 1, 14, 20, 30, 0, DateTimeKind.Utc),
+            DateTime.Parse(await page.Locator("#scheduled time").GetAttributeAsync("datetime") ?? "", null, System.Globalization.DateTimeStyles.AdjustToUniversal));
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the scheduled task scrolls sideways at 360 px");
         await Browser.ScreenshotAsync(page, "64-scheduled-360px");
         Assert.Empty(await Axe.SeriousViolationsAsync(page));
