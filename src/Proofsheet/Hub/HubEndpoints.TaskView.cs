@@ -123,6 +123,12 @@ public static partial class HubEndpoints
             // The pieces streamed before this page subscribed are not sent again; the draft so far is.
             yield return await DraftItemAsync(renderer, current);
         }
+        if (stream.CurrentPreview(id) is { } shown)
+        {
+            // Likewise the image taking shape: the live part keeps its preview box (hx-preserve), so a preview
+            // published after the page was drawn and before this subscription would otherwise wait for the next.
+            yield return await PreviewItemAsync(renderer, shown);
+        }
         yield return new SseItem<string>("", "changed");
         yield return new SseItem<string>("", "sheet");
         while (!ct.IsCancellationRequested)
@@ -150,10 +156,7 @@ public static partial class HubEndpoints
             }
             else if (message.Data is LivePreview preview)
             {
-                var html = await renderer.Dispatcher.InvokeAsync(async () =>
-                    (await renderer.RenderComponentAsync<LivePreviewImage>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Preview"] = preview })))
-                    .ToHtmlString());
-                yield return new SseItem<string>(html, "preview");
+                yield return await PreviewItemAsync(renderer, preview);
             }
             else if (message.Data is DraftText draft)
             {
@@ -187,6 +190,14 @@ public static partial class HubEndpoints
             (await renderer.RenderComponentAsync<ProgressBar>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Progress"] = progress })))
             .ToHtmlString());
         return new SseItem<string>(html, "progress");
+    }
+
+    private static async Task<SseItem<string>> PreviewItemAsync(HtmlRenderer renderer, LivePreview preview)
+    {
+        var html = await renderer.Dispatcher.InvokeAsync(async () =>
+            (await renderer.RenderComponentAsync<LivePreviewImage>(ParameterView.FromDictionary(new Dictionary<string, object?> { ["Preview"] = preview })))
+            .ToHtmlString());
+        return new SseItem<string>(html, "preview");
     }
 
     private static async Task<SseItem<string>> DraftItemAsync(HtmlRenderer renderer, DraftText draft)
