@@ -45,13 +45,17 @@ public abstract partial class ReviewLinkTests(TestDatabase database)
     /// <summary>A browser without any Hub session or key: cookies kept (the form's antiforgery cookie), redirects not followed.</summary>
     private static HttpClient Stranger(TestApp app) => app.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, HandleCookies = true });
 
-    private static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string page, string action, Dictionary<string, string> fields)
+    private static async Task<HttpResponseMessage> PostFormAsync(HttpClient client, string page, string action, Dictionary<string, string> fields) =>
+        await client.PostAsync(page + "/" + action, new FormUrlEncodedContent(await FormAsync(client, page, fields)));
+
+    /// <summary>Opens the page, as a person does before pressing anything: the fields with its form token.</summary>
+    private static async Task<Dictionary<string, string>> FormAsync(HttpClient client, string page, Dictionary<string, string> fields)
     {
         var html = await client.GetStringAsync(page);
         var csrf = CsrfInput().Match(html);
         Assert.True(csrf.Success, "the page has no form token");
         fields[csrf.Groups[1].Value] = WebUtility.HtmlDecode(csrf.Groups[2].Value);
-        return await client.PostAsync(page + "/" + action, new FormUrlEncodedContent(fields));
+        return fields;
     }
 
     [GeneratedRegex("<input type=\"hidden\" name=\"([^\"]+)\" value=\"([^\"]+)\"")]
@@ -236,9 +240,13 @@ public abstract partial class ReviewLinkTests(TestDatabase database)
         var page = new Uri(url).AbsolutePath;
         using var first = Stranger(app);
         using var second = Stranger(app);
+        // Both tabs have the page open before either presses (opening it inside the race let one tab's approval
+        // finish before the other tab had loaded the page, which then showed "Already approved": failed once).
+        var firstForm = await FormAsync(first, page, new() { ["image_id"] = images[0].GetProperty("image_id").GetString()! });
+        var secondForm = await FormAsync(second, page, new() { ["image_id"] = images[1].GetProperty("image_id").GetString()! });
         var answers = await Task.WhenAll(
-            PostFormAsync(first, page, "approve", new() { ["image_id"] = images[0].GetProperty("image_id").GetString()! }),
-            PostFormAsync(second, page, "approve", new() { ["image_id"] = images[1].GetProperty("image_id").GetString()! }));
+            first.PostAsync(page + "/approve", new FormUrlEncodedContent(firstForm)),
+            second.PostAsync(page + "/approve", new FormUrlEncodedContent(secondForm)));
         Assert.Equal([HttpStatusCode.Redirect, HttpStatusCode.Conflict], answers.Select(a => a.StatusCode).Order());
         await app.WaitForStatusAsync(id, "published");
         var history = await api.GetFromJsonAsync<JsonElement>($"/api/tasks/{id}/history");
