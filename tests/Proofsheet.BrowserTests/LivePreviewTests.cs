@@ -20,9 +20,7 @@ public sealed class LivePreviewTests(Browser browser) : IClassFixture<Browser>
         var errors = new List<string>();
         page.Console += (_, m) =>
         {
-            // Known and not this feature's: htmx's indicator <style> blocked by the Hub's CSP, and the missing favicon.
-            if (m.Type == "error" && !m.Text.StartsWith("Applying inline style violates", StringComparison.Ordinal)
-                && !(m.Text.Contains("404", StringComparison.Ordinal) && m.Location.Contains("favicon", StringComparison.Ordinal)))
+            if (m.Type == "error")
             {
                 errors.Add(m.Text);
             }
