@@ -31,7 +31,7 @@ public sealed class PreviewDerivatives(IPreviewStore previews, ILogger<PreviewDe
         {
             return null;
         }
-        var source = await WebImages.ReadAllAsync(original.Stream, ct);
+        var source = await WebImages.ReadAllAsync(original.Stream, original.Length, ct);
         var derivative = await Task.Run(() => WebImages.FitWebp(source, MaxSide(kind)), ct);
         try
         {

@@ -188,7 +188,7 @@ public sealed class Publisher(
         {
             try
             {
-                return (WebImages.SocialCard(original, candidate.Focus), WebImages.HeroCrops(original, candidate.Width, candidate.Height, candidate.Focus));
+                return WebImages.PublishedCopies(original, candidate.Width, candidate.Height, candidate.Focus);
             }
             catch (ImageGenerationException ex)
             {
@@ -226,7 +226,7 @@ public sealed class Publisher(
         {
             try
             {
-                return await WebImages.ReadAllAsync(preview.Stream, ct);
+                return await WebImages.ReadAllAsync(preview.Stream, preview.Length, ct);
             }
             // A broken read of a preview streamed from a bucket.
             catch (Exception ex) when (ex is IOException or HttpRequestException)
