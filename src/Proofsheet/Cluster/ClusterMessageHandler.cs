@@ -23,7 +23,7 @@ public sealed class ClusterMessageHandler(IServiceProvider services)
                 Queue.CancelLocal(message.TaskId);
                 break;
             case ClusterMessage.PostsChanged:
-                _ = services.GetRequiredService<IOutputCacheStore>().EvictByTagAsync(PostCache.Tag, CancellationToken.None).AsTask();
+                _ = services.GetRequiredService<PublishedPostsChanged>().EvictHereAsync();
                 break;
         }
     }

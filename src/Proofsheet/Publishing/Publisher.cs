@@ -141,6 +141,7 @@ public sealed class Publisher(
     public async Task<bool> GoLiveAsync(string taskId, CancellationToken ct)
     {
         string candidateId;
+        using var changing = postsChanged.Hold();
         while (true)
         {
             await using var db = await dbs.CreateDbContextAsync(ct);
@@ -174,6 +175,8 @@ public sealed class Publisher(
                 // Another node (or a reschedule, a cancel) came first: decide again on what it left.
             }
         }
+        await postsChanged.AnnounceAsync();
+        changing.Dispose();
         await AfterPublishAsync(taskId, candidateId);
         return true;
     }
@@ -284,6 +287,7 @@ public sealed class Publisher(
     private async Task CommitAsync(string taskId, string candidateId, PublishedAsset asset, WebCopies? copies, CancellationToken ct)
     {
         // Not cancellable: once the upload is done, recording it is cheap and must not be abandoned.
+        using var changing = postsChanged.Hold();
         while (true)
         {
             await using var db = await dbs.CreateDbContextAsync(CancellationToken.None);
@@ -305,6 +309,8 @@ public sealed class Publisher(
                 logger.LogDebug("Task {TaskId} changed while publishing; reading it again", taskId);
             }
         }
+        await postsChanged.AnnounceAsync();
+        changing.Dispose();
         await AfterPublishAsync(taskId, candidateId);
     }
 
@@ -320,9 +326,9 @@ public sealed class Publisher(
         }
     }
 
+    /// <summary>What follows a publish once public pages show it (the caller has announced the change).</summary>
     private async Task AfterPublishAsync(string taskId, string candidateId)
     {
-        await postsChanged.AnnounceAsync();
         webhookSignal.Notify();
         logger.LogInformation("Task {TaskId} published", taskId);
         await CleanUpPreviewAsync(candidateId);

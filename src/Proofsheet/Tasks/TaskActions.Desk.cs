@@ -94,6 +94,8 @@ public sealed partial class TaskActions
     public async Task<Outcome> UnpublishAsync(string taskId, string actor, CancellationToken ct)
     {
         IReadOnlyList<string> copies = [];
+        // Public pages skip their cache until the unpublish is announced (see PostCache).
+        using var changing = postsChanged.Hold();
         var outcome = await MutateAsync(taskId, async (db, task) =>
         {
             if (task.Status != WorkflowStatus.Published)
@@ -120,6 +122,7 @@ public sealed partial class TaskActions
         {
             webhookSignal.Notify();
             await postsChanged.AnnounceAsync();
+            changing.Dispose();
             await publishedCopies.DeleteAsync(copies, CancellationToken.None);
         }
         return outcome;

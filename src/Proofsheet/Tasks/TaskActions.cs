@@ -62,6 +62,8 @@ public sealed partial class TaskActions(
     public async Task<Outcome> EditAsync(string taskId, TaskEdits edits, string actor, CancellationToken ct, string? expectedStamp = null)
     {
         var live = false;
+        // Public pages skip their cache until a change to the live post is announced (see PostCache).
+        using var changing = postsChanged.Hold();
         var outcome = await MutateAsync(taskId, async (db, task) =>
         {
             if (expectedStamp is not null && expectedStamp != DraftStamp.Of(task))
