@@ -180,4 +180,29 @@ public sealed class TeamWorkflowTests : IAsyncLifetime
         Assert.Null(person);
         Assert.Contains("expired", problem, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task The_task_page_offers_review_links_while_a_decision_is_open_and_keeps_showing_the_links_made()
+    {
+        var withLink = (await (await _editor.Api.PostAsJsonAsync("/api/tasks", new { topic = "Harbour lights", num_variations = 1 })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        var without = (await (await _editor.Api.PostAsJsonAsync("/api/tasks", new { topic = "Quiet canals", num_variations = 1 })).Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        await _app.WaitForStatusAsync(withLink, "awaiting_approval");
+        await _app.WaitForStatusAsync(without, "awaiting_approval");
+        var open = await _editor.Hub.GetStringAsync($"/hub/tasks/{without}");
+        Assert.Contains("id=\"review-links-heading\"", open, StringComparison.Ordinal);
+        Assert.Contains("review-link-form", open, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.Created, (await _editor.Api.PostAsJsonAsync($"/api/tasks/{withLink}/review-links", new { expires_in_hours = 24, label = "Harbour master" })).StatusCode);
+
+        // Both scheduled: no new link can be made. The one with a link still lists it; the other has no empty heading.
+        var tomorrow = DateTimeOffset.UtcNow.AddDays(1).ToString("O");
+        foreach (var id in new[] { withLink, without })
+        {
+            Assert.Equal(HttpStatusCode.OK, (await _editor.Api.PostAsJsonAsync($"/api/tasks/{id}/approve", new { index = 1, publish_at = tomorrow })).StatusCode);
+            await _app.WaitForStatusAsync(id, "scheduled");
+        }
+        var listed = await _editor.Hub.GetStringAsync($"/hub/tasks/{withLink}");
+        Assert.Contains("Harbour master", listed, StringComparison.Ordinal);
+        Assert.DoesNotContain("review-link-form", listed, StringComparison.Ordinal);
+        Assert.DoesNotContain("review-links-heading", await _editor.Hub.GetStringAsync($"/hub/tasks/{without}"), StringComparison.Ordinal);
+    }
 }
