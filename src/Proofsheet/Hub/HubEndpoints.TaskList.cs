@@ -129,10 +129,17 @@ public static partial class HubEndpoints
 
     private static string? Blank(string? value) => string.IsNullOrWhiteSpace(value) ? null : value.Trim();
 
-    private static async Task<IResult> QueueAsync(HttpContext http, AppDbContext db, string? mine, CancellationToken ct) => await QueuePageAsync(http, db, ct, mine: mine);
+    private static async Task<IResult> QueueAsync(HttpContext http, AppDbContext db, string? mine, string? cursor, CancellationToken ct) =>
+        await QueuePageAsync(http, db, ct, mine: mine, cursor: cursor);
+
+    /// <summary>
+    /// Tasks on one page of the review queue. Every open queue page polls for its rows every few seconds, so a
+    /// page is what a reviewer works through, not the whole backlog (200 rows were a 440 KB answer per poll).
+    /// </summary>
+    internal const int QueuePageSize = 25;
 
     private static async Task<IResult> QueuePageAsync(
-        HttpContext http, AppDbContext db, CancellationToken ct, string? error = null, int status = 200, bool rowsOnly = false, string? mine = null)
+        HttpContext http, AppDbContext db, CancellationToken ct, string? error = null, int status = 200, bool rowsOnly = false, string? mine = null, string? cursor = null)
     {
         var query = db.Tasks.AsNoTracking().Where(t => t.Status == WorkflowStatus.AwaitingApproval);
         // "Assigned to me": what a reviewer may decide, or an editor was asked to.
@@ -142,17 +149,28 @@ public static partial class HubEndpoints
             var me = Proofsheet.People.PersonClaims.PersonId(http.User);
             query = query.Where(t => t.AssigneeId == me);
         }
-        var tasks = await query
-            .OrderBy(t => t.UpdatedAt).ThenBy(t => t.Id).Take(200).ToListAsync(ct);
+        var total = await query.CountAsync(ct);
+        // Oldest first, by when each task last changed, then by id: a keyset on the (Status, UpdatedAt, Id) index.
+        // An address from an older page that no longer parses starts again at the oldest.
+        var after = QueueCursor.TryDecode(cursor, out var position) ? position : ((DateTime, string)?)null;
+        if (after is var (at, id))
+        {
+#pragma warning disable CA1309 // EF translates string.Compare, not its ordinal form; ids are ASCII hex
+            query = query.Where(t => t.UpdatedAt > at || (t.UpdatedAt == at && string.Compare(t.Id, id) > 0));
+#pragma warning restore CA1309
+        }
+        var page = await query.OrderBy(t => t.UpdatedAt).ThenBy(t => t.Id).Take(QueuePageSize + 1).ToListAsync(ct);
+        var tasks = page.Take(QueuePageSize).ToList();
         var ids = tasks.Select(t => t.Id).ToList();
         var candidates = (await db.Images.AsNoTracking()
             .Where(i => i.TaskId != null && ids.Contains(i.TaskId) && (i.Status == CandidateStatus.Preview || i.Status == CandidateStatus.Selected))
             .Select(i => new QueueCandidate(i.TaskId!, i.Id, i.Variation, i.Stars, i.Status == CandidateStatus.Selected))
             .ToListAsync(ct)).ToLookup(c => c.TaskId);
         var rows = await RowsAsync(db, tasks, ct);
+        var paging = new QueuePaging(total, after is null ? null : cursor, page.Count > QueuePageSize ? QueueCursor.Encode(tasks[^1]) : null, onlyMine);
         if (rowsOnly)
         {
-            return new RazorComponentResult<QueueRows>(new { Hub = HubContext.For(http, "queue"), Rows = rows, Candidates = candidates });
+            return new RazorComponentResult<QueueRows>(new { Hub = HubContext.For(http, "queue"), Rows = rows, Candidates = candidates, Paging = paging });
         }
         return new RazorComponentResult<QueuePage>(new
         {
@@ -160,7 +178,53 @@ public static partial class HubEndpoints
             Rows = rows,
             Candidates = candidates,
             Error = error,
-            Mine = onlyMine,
+            Paging = paging,
         }) { StatusCode = status };
+    }
+}
+
+/// <summary>Where a page of the review queue stands: how many wait in all, this page's cursor and the next one's.</summary>
+public sealed record QueuePaging(int Total, string? Cursor, string? NextCursor, bool Mine)
+{
+    public static readonly QueuePaging None = new(0, null, null, false);
+
+    private string Filter => Mine ? "mine=1" : "";
+
+    /// <summary>This page again (what its rows poll).</summary>
+    public string RowsUrl => Url("/hub/queue/rows", Cursor);
+
+    public string? NextUrl => NextCursor is null ? null : Url("/hub/queue", NextCursor);
+
+    public string FirstUrl => Url("/hub/queue", null);
+
+    private string Url(string path, string? cursor)
+    {
+        var query = string.Join("&", new[] { Filter, cursor is null ? "" : "cursor=" + cursor }.Where(q => q.Length > 0));
+        return query.Length == 0 ? path : $"{path}?{query}";
+    }
+}
+
+/// <summary>The review queue's keyset cursor: the last task's UpdatedAt (ticks) and id, URL-safe.</summary>
+internal static class QueueCursor
+{
+    public static string Encode(ContentTask last) =>
+        System.Buffers.Text.Base64Url.EncodeToString(System.Text.Encoding.ASCII.GetBytes(FormattableString.Invariant($"{last.UpdatedAt.Ticks}.{last.Id}")));
+
+    public static bool TryDecode(string? cursor, out (DateTime At, string Id) position)
+    {
+        position = default;
+        if (cursor is null || cursor.Length > 100 || !System.Buffers.Text.Base64Url.IsValid(cursor))
+        {
+            return false;
+        }
+        var text = System.Text.Encoding.ASCII.GetString(System.Buffers.Text.Base64Url.DecodeFromChars(cursor));
+        var dot = text.IndexOf('.', StringComparison.Ordinal);
+        if (dot <= 0 || !long.TryParse(text.AsSpan(0, dot), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ticks)
+            || ticks < DateTime.MinValue.Ticks || ticks > DateTime.MaxValue.Ticks || !Ids.IsValid(text[(dot + 1)..]))
+        {
+            return false;
+        }
+        position = (new DateTime(ticks, DateTimeKind.Utc), text[(dot + 1)..]);
+        return true;
     }
 }

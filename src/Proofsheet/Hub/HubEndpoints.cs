@@ -79,7 +79,7 @@ public static partial class HubEndpoints
         hub.MapGet("/tasks", TasksAsync).Allow(Access.Member);
         hub.MapPost("/tasks", CreateAsync);
         hub.MapGet("/queue", QueueAsync).Allow(Access.Member);
-        hub.MapGet("/queue/rows", (HttpContext http, AppDbContext db, string? mine, CancellationToken ct) => QueuePageAsync(http, db, ct, rowsOnly: true, mine: mine)).Allow(Access.Member);
+        hub.MapGet("/queue/rows", (HttpContext http, AppDbContext db, string? mine, string? cursor, CancellationToken ct) => QueuePageAsync(http, db, ct, rowsOnly: true, mine: mine, cursor: cursor)).Allow(Access.Member);
         hub.MapGet("/tasks/{id}", TaskAsync).Allow(Access.Member);
         hub.MapGet("/tasks/{id}/live", LiveAsync).Allow(Access.Member);
         hub.MapGet("/tasks/{id}/sheet", SheetAsync).Allow(Access.Member);
