@@ -62,6 +62,17 @@ public static class AuthExtensions
         context.ReplacePrincipal(PeopleStore.Principal(person, HubScheme, person.Name, session));
     }
 
+    /// <summary>The key a request presents: <c>Authorization: Bearer KEY</c> or <c>X-Api-Key: KEY</c>.</summary>
+    internal static string? PresentedApiKey(HttpRequest request)
+    {
+        var authorization = request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return authorization["Bearer ".Length..].Trim();
+        }
+        return request.Headers.TryGetValue("X-Api-Key", out var header) ? header.ToString().Trim() : null;
+    }
+
     /// <summary><c>Authorization: Bearer KEY</c> or <c>X-Api-Key: KEY</c>.</summary>
     private sealed class ApiKeyHandler(
         IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, ApiKeyStore keys)
@@ -69,16 +80,7 @@ public static class AuthExtensions
     {
         protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
         {
-            string? presented = null;
-            var authorization = Request.Headers.Authorization.ToString();
-            if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            {
-                presented = authorization["Bearer ".Length..].Trim();
-            }
-            else if (Request.Headers.TryGetValue("X-Api-Key", out var header))
-            {
-                presented = header.ToString().Trim();
-            }
+            var presented = PresentedApiKey(Request);
             if (presented is null)
             {
                 return AuthenticateResult.NoResult();

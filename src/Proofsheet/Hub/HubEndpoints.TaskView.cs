@@ -93,19 +93,15 @@ public static partial class HubEndpoints
         {
             return TypedResults.NotFound();
         }
-        return TypedResults.ServerSentEvents(StreamAsync(id, stream, dbs, http.RequestServices, http.User.SessionId(), http.RequestAborted));
+        return TypedResults.ServerSentEvents(StreamAsync(id, stream, dbs, http.RequestServices, AccessRecheck.For(http), http.RequestAborted));
     }
 
     private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
-        string id, TaskEventStream stream, IDbContextFactory<AppDbContext> dbs, IServiceProvider services, string? session,
+        string id, TaskEventStream stream, IDbContextFactory<AppDbContext> dbs, IServiceProvider services, AccessRecheck access,
         [EnumeratorCancellation] CancellationToken ct)
     {
-        // The session was checked when the stream opened; a stream stays open for as long as the page does, so it
-        // is checked again before sending (at most once a second): a revoked session or a removed person stops
-        // receiving at once, on every node, and the browser's reconnect meets the sign-in like any other request.
-        var people = services.GetRequiredService<PeopleStore>();
-        var time = services.GetRequiredService<TimeProvider>();
-        var checkedAt = time.GetTimestamp();
+        // A revoked session or a removed person stops receiving at once, on every node, and the browser's
+        // reconnect meets the sign-in like any other request.
         using var subscription = stream.Subscribe(id);
         await using (var db = await dbs.CreateDbContextAsync(ct))
         {
@@ -137,13 +133,9 @@ public static partial class HubEndpoints
             try
             {
                 message = await subscription.Reader.ReadAsync(ct);
-                if (time.GetElapsedTime(checkedAt) >= SessionRecheck)
+                if (!await access.StillAllowedAsync(ct))
                 {
-                    if (await people.SessionPersonAsync(session, ct) is null)
-                    {
-                        break;
-                    }
-                    checkedAt = time.GetTimestamp();
+                    break;
                 }
             }
             catch (OperationCanceledException)
@@ -181,8 +173,6 @@ public static partial class HubEndpoints
             }
         }
     }
-
-    private static readonly TimeSpan SessionRecheck = TimeSpan.FromSeconds(1);
 
     private static async Task<SseItem<string>> ProgressItemAsync(HtmlRenderer renderer, ProgressData? progress)
     {

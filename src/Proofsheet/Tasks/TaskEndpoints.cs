@@ -57,7 +57,7 @@ public static class TaskEndpoints
         api.MapGet("/{id}/events", Events).Problems(StatusCodes.Status404NotFound)
             .Produces<string>(StatusCodes.Status200OK, "text/event-stream")
             .Allow(Access.Member).WithName("watchTask").WithSummary("Watch a task live (server-sent events)")
-            .WithDescription("Events: status {status, error}, progress {done, total, ...}, draft, images; the stream ends at a final status.");
+            .WithDescription("Events: status {status, error}, progress {done, total, ...}, draft, images; the stream ends at a final status, or with an error event once its key is revoked.");
         api.MapPost("/{id}/cancel", CancelAsync).Checked().Problems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .Produces<TaskResponse>()
             .WithName("cancelTask").WithSummary("Cancel a task that is not final");
@@ -248,12 +248,13 @@ public static class TaskEndpoints
             return Problems.NotFound($"There is no task {Shorten(id)}.");
         }
         var json = http.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
-        return TypedResults.ServerSentEvents(StreamAsync(id, dbs, stream, json, http.RequestAborted));
+        return TypedResults.ServerSentEvents(StreamAsync(id, dbs, stream, json, Auth.AccessRecheck.For(http), http.RequestAborted));
     }
 
     /// <summary>The current status first, then every live message, until the task reaches a final status.</summary>
     private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
-        string id, IDbContextFactory<AppDbContext> dbs, TaskEventStream stream, JsonSerializerOptions json, [EnumeratorCancellation] CancellationToken ct)
+        string id, IDbContextFactory<AppDbContext> dbs, TaskEventStream stream, JsonSerializerOptions json, Auth.AccessRecheck access,
+        [EnumeratorCancellation] CancellationToken ct)
     {
         using var subscription = stream.Subscribe(id);
         WorkflowStatus status;
@@ -289,6 +290,12 @@ public static class TaskEndpoints
             }
             catch (OperationCanceledException)
             {
+                yield break;
+            }
+            // The key may have been revoked (or its person removed) since the stream opened: say so, and end.
+            if (!await access.StillAllowedAsync(ct))
+            {
+                yield return new SseItem<string>(JsonSerializer.Serialize(new { detail = "The API key of this stream was revoked, or its person removed." }, json), "error");
                 yield break;
             }
             yield return new SseItem<string>(JsonSerializer.Serialize(message.Data, json), message.Type);

@@ -61,16 +61,46 @@ public sealed class LiveStreamSessionTests : IAsyncLifetime
         Assert.False(history.Reader.TryRead(out var late), $"a revoked session still received '{late}'");
     }
 
+    [Fact]
+    public async Task An_open_api_event_stream_ends_when_its_key_is_revoked()
+    {
+        var id = (await _app.CreateTaskAsync("Write about open keys", 1)).GetProperty("id").GetString()!;
+        await _app.WaitForStatusAsync(id, "awaiting_approval");
+
+        using var response = await _editor.Api.GetAsync($"/api/tasks/{id}/events", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var lines = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var events = Channel();
+        var reading = ReadEventsAsync(lines, events.Writer, everyEvent: true);
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Assert.Equal("status", await events.Reader.ReadAsync(wait.Token));
+
+        // While the key holds, a comment reaches the open stream.
+        Assert.Equal(HttpStatusCode.Created, (await _admin.Api.PostAsJsonAsync($"/api/tasks/{id}/comments", new { text = "First look" })).StatusCode);
+        var first = await events.Reader.ReadAsync(wait.Token);
+        Assert.NotEqual("error", first);
+
+        // Revoked, a second later: the next message ends the stream with an error event instead of reaching it.
+        var keys = _app.Services.GetRequiredService<Proofsheet.Auth.ApiKeyStore>();
+        var key = Assert.Single(await keys.ListAsync(_editor.Person.Id, includesUnowned: false, CancellationToken.None));
+        Assert.True(await keys.RevokeAsync(key.Id, _editor.Person.Id, includesUnowned: false, CancellationToken.None));
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        Assert.Equal(HttpStatusCode.Created, (await _admin.Api.PostAsJsonAsync($"/api/tasks/{id}/comments", new { text = "Second look" })).StatusCode);
+        await reading.WaitAsync(wait.Token);
+        Assert.Equal("error", await events.Reader.ReadAsync(wait.Token));
+        Assert.False(events.Reader.TryRead(out var late), $"a revoked key still received '{late}'");
+    }
+
     private static System.Threading.Channels.Channel<string> Channel() => System.Threading.Channels.Channel.CreateUnbounded<string>();
 
-    /// <summary>Passes on each "history" event's name; ends when the server ends the stream.</summary>
-    private static async Task ReadEventsAsync(StreamReader lines, System.Threading.Channels.ChannelWriter<string> events)
+    /// <summary>Passes on each "history" event's name (or every event's); ends when the server ends the stream.</summary>
+    private static async Task ReadEventsAsync(StreamReader lines, System.Threading.Channels.ChannelWriter<string> events, bool everyEvent = false)
     {
         while (await lines.ReadLineAsync() is { } line)
         {
-            if (line == "event: history")
+            if (line == "event: history" || (everyEvent && line.StartsWith("event: ", StringComparison.Ordinal)))
             {
-                events.TryWrite("history");
+                events.TryWrite(line["event: ".Length..]);
             }
         }
     }
