@@ -120,7 +120,14 @@ public sealed class EmailTests
         Assert.Contains($"{BaseUrl}/hub/tasks/{second}", Text(failed), StringComparison.Ordinal);
 
         // The outbox holds exactly these messages, all sent: Quentin (email off) and the unassigned reviewer were never written to.
-        await using var db = await app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
+        // The last one is marked sent once the server's answer to it is back, a moment after the server has it.
+        var dbs = app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>();
+        await TestApp.WaitUntilAsync(async () =>
+        {
+            await using var db = await dbs.CreateDbContextAsync();
+            return !await db.EmailOutbox.AnyAsync(m => m.SentAt == null);
+        });
+        await using var db = await dbs.CreateDbContextAsync();
         var outbox = await db.EmailOutbox.OrderBy(m => m.Id).Select(m => new { m.Kind, m.To, m.SentAt }).ToListAsync();
         Assert.Equal(
             new[] { "assigned rita@example.com", "awaiting_approval ada@example.com", "awaiting_approval edith@example.com", "failed rita@example.com", "published edith@example.com" },
@@ -151,10 +158,12 @@ public sealed class EmailTests
         {
             Assert.Equal(["ada@example.com"], await smtp.NextRefusedAsync());
         }
+        // Given up is written to the outbox, then logged: wait for both.
         await TestApp.WaitUntilAsync(async () =>
         {
             await using var db = await app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync();
-            return await db.EmailOutbox.CountAsync(m => m.NextAttemptAt == null) == 2;
+            return await db.EmailOutbox.CountAsync(m => m.NextAttemptAt == null) == 2
+                && logs.Lines.Count(l => l.StartsWith("Error", StringComparison.Ordinal) && l.Contains("given up after 3 attempts", StringComparison.Ordinal)) == 2;
         });
         await using (var db = await app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContextAsync())
         {
