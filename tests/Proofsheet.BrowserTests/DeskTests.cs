@@ -120,4 +120,26 @@ public sealed class DeskTests : IClassFixture<Browser>, IDisposable
         await Expect(task.TitleField).ToHaveValueAsync("Pear Crumble for Cold Evenings");
         await Expect(page.Locator("#restored-notice")).ToBeVisibleAsync();
     }
+
+    [Fact]
+    public async Task What_is_typed_in_the_reject_form_stays_when_new_images_redraw_the_page()
+    {
+        var id = (await _api.CreateReviewedTaskAsync("Write about quince jelly", variations: 2)).GetProperty("id").GetString()!;
+        var page = await _browser.NewPageAsync();
+        await new LoginPage(page).LogInAsync(HubApp.Password);
+        var task = new TaskPage(page);
+        await task.OpenAsync(id);
+        await Expect(task.Thumbnails).ToHaveCountAsync(2);
+        await page.Locator("details.reject summary").ClickAsync();
+        await page.Locator("#reject-feedback").FillAsync("Too dark; the jelly should glow.");
+        await page.Locator("#reject-regenerate").CheckAsync();
+
+        // Another round arrives while the reason is half written: the images are drawn again around it.
+        await _api.SendAsync(HttpMethod.Post, $"/api/tasks/{id}/generate-more", new { num_variations = 1 });
+        await Expect(task.Thumbnails).ToHaveCountAsync(3);
+        await Expect(page.Locator("#reject-feedback")).ToBeVisibleAsync();
+        await Expect(page.Locator("#reject-feedback")).ToHaveValueAsync("Too dark; the jelly should glow.");
+        await Expect(page.Locator("#reject-regenerate")).ToBeCheckedAsync();
+        await Browser.ScreenshotAsync(page, "23-reject-reason-kept-through-redraw");
+    }
 }

@@ -87,37 +87,45 @@ public static partial class HubEndpoints
     /// Server-sent events for the page: progress arrives as a ready-to-swap progress bar; status
     /// changes and new images as a named event the page answers by fetching its live part again.
     /// </summary>
-    private static IResult Events(string id, TaskEventStream stream, IDbContextFactory<AppDbContext> dbs, HttpContext http)
+    /// <param name="sheet">The <see cref="SheetStamp"/> of the sheet the page shows; its sheet is fetched again on connect only
+    /// when the task's differs (each fetch replaced the edit form under a reviewer who had just started typing).</param>
+    private static IResult Events(string id, string? sheet, TaskEventStream stream, IDbContextFactory<AppDbContext> dbs, HttpContext http)
     {
         if (!Ids.IsValid(id))
         {
             return TypedResults.NotFound();
         }
-        return TypedResults.ServerSentEvents(StreamAsync(id, stream, dbs, http.RequestServices, AccessRecheck.For(http), http.RequestAborted));
+        return TypedResults.ServerSentEvents(StreamAsync(id, sheet, stream, dbs, http.RequestServices, AccessRecheck.For(http), http.RequestAborted));
     }
 
+    /// <summary>What the task page's sheet (the draft and its edit form) is drawn from: the draft, and whether it can be edited.</summary>
+    internal static string SheetStamp(string draftStamp, string status) => $"{draftStamp}-{(TaskSheet.IsEditable(status) ? "edit" : "read")}";
+
     private static async IAsyncEnumerable<SseItem<string>> StreamAsync(
-        string id, TaskEventStream stream, IDbContextFactory<AppDbContext> dbs, IServiceProvider services, AccessRecheck access,
+        string id, string? sheet, TaskEventStream stream, IDbContextFactory<AppDbContext> dbs, IServiceProvider services, AccessRecheck access,
         [EnumeratorCancellation] CancellationToken ct)
     {
         // A revoked session or a removed person stops receiving at once, on every node, and the browser's
         // reconnect meets the sign-in like any other request.
         using var subscription = stream.Subscribe(id);
+        string current;
         await using (var db = await dbs.CreateDbContextAsync(ct))
         {
-            if (!await db.Tasks.AnyAsync(t => t.Id == id, ct))
+            var task = await db.Tasks.AsNoTracking().SingleOrDefaultAsync(t => t.Id == id, ct);
+            if (task is null)
             {
                 yield break;
             }
+            current = SheetStamp(DraftStamp.Of(task), task.Status.ToWire());
         }
         await using var renderer = new HtmlRenderer(services, services.GetRequiredService<ILoggerFactory>());
         // Whatever happened between the page render and this subscription: look again once. The
         // progress bar is not part of the live part's refresh (it keeps its own order), so it is sent too.
         yield return await ProgressItemAsync(renderer, stream.CurrentProgress(id));
-        if (stream.CurrentDraft(id) is { } current)
+        if (stream.CurrentDraft(id) is { } draftSoFar)
         {
             // The pieces streamed before this page subscribed are not sent again; the draft so far is.
-            yield return await DraftItemAsync(renderer, current);
+            yield return await DraftItemAsync(renderer, draftSoFar);
         }
         if (stream.CurrentPreview(id) is { } shown)
         {
@@ -126,7 +134,10 @@ public static partial class HubEndpoints
             yield return await PreviewItemAsync(renderer, shown);
         }
         yield return new SseItem<string>("", "changed");
-        yield return new SseItem<string>("", "sheet");
+        if (sheet != current)
+        {
+            yield return new SseItem<string>("", "sheet");
+        }
         while (!ct.IsCancellationRequested)
         {
             TaskStreamMessage message;

@@ -97,9 +97,37 @@
       signedOut();
       return;
     }
-    if (event.detail.target && event.detail.target.id === "sheet" && draftDirty()) {
-      event.detail.shouldSwap = false; // the reviewer is typing; their form stays
+    const target = event.detail.target;
+    if (target && target.id === "sheet" && (draftDirty() || editForm()?.contains(document.activeElement))) {
+      // The reviewer is typing, or about to (a field has the focus): their form stays. A change saved by
+      // someone else meanwhile is caught when they save (both versions are shown then).
+      event.detail.shouldSwap = false;
     }
+    if (target && target.id === "live" && event.detail.shouldSwap) liveState = captureTyping(target);
+  });
+
+  // The live part (images, approve, reject) is drawn again on every change; what the reviewer typed in its
+  // forms (a reason, a note, a time) and which of its sections they opened are put back after each redraw.
+  let liveState = null;
+  const typedFields = (root) => Array.from(root.querySelectorAll("textarea[id], input[id]"))
+    .filter((el) => el.type === "checkbox" ? el.checked !== el.defaultChecked : el.type !== "hidden" && el.type !== "radio" && el.value !== el.defaultValue);
+  const detailsKey = (d) => d.querySelector("[id]")?.id ?? d.className;
+  function captureTyping(root) {
+    return {
+      fields: typedFields(root).map((el) => [el.id, el.type === "checkbox" ? el.checked : el.value]),
+      open: Array.from(root.querySelectorAll("details[open]")).map(detailsKey),
+    };
+  }
+  document.addEventListener("htmx:afterSwap", (event) => {
+    if (!liveState || event.detail.target?.id !== "live") return;
+    const { fields, open } = liveState;
+    liveState = null;
+    for (const [id, value] of fields) {
+      const el = document.getElementById(id);
+      if (!el || el.disabled) continue;
+      if (el.type === "checkbox") el.checked = value; else el.value = value;
+    }
+    event.detail.target.querySelectorAll("details").forEach((d) => { if (open.includes(detailsKey(d))) d.open = true; });
   });
   document.addEventListener("htmx:sseError", async () => {
     const answer = await fetch("/hub/tasks", { headers: { "HX-Request": "true" }, redirect: "manual" }).catch(() => null);
