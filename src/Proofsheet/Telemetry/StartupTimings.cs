@@ -87,20 +87,24 @@ public sealed class StartupTimings
     }
 
     /// <summary>
-    /// Put first in the pipeline: marks "started" when the host says so (ApplicationStarted), "first request" when the first request has been answered, and then logs the line.
+    /// Put first in the pipeline: marks "started" when the host says so (ApplicationStarted) and
+    /// "first request" when the first request has been answered, then logs the line.
     /// </summary>
     public void ReportAfterFirstRequest(WebApplication app)
     {
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Proofsheet.Startup");
         app.Lifetime.ApplicationStarted.Register(() => Mark("started"));
-        app.Use(async (context, next) =>
+        // After the first request this is one flag check and a direct call: no state machine per request.
+        app.Use((context, next) => Volatile.Read(ref _reported) != 0 ? next(context) : FirstAsync(context, next));
+
+        async Task FirstAsync(HttpContext context, RequestDelegate next)
         {
             await next(context);
-            if (Volatile.Read(ref _reported) == 0 && Interlocked.Exchange(ref _reported, 1) == 0)
+            if (Interlocked.Exchange(ref _reported, 1) == 0)
             {
                 Mark("first request");
                 logger.LogInformation("Started and answered the first request ({Path}): {Timings}", context.Request.Path.Value, Describe());
             }
-        });
+        }
     }
 }
