@@ -22,7 +22,11 @@ if (await BackupCommand.TryRunAsync(args) is { } exitCode)
     return exitCode;
 }
 
+// Each step below is timed; one log line after the first answered request says where start-up went.
+var startup = StartupTimings.Begin();
 var builder = WebApplication.CreateBuilder(args);
+startup.WatchHost(builder);
+startup.Mark("create builder");
 builder.AddWeb();
 builder.AddTelemetry();
 builder.AddData();
@@ -41,14 +45,20 @@ builder.AddHub();
 builder.AddReviewLinks();
 
 var app = builder.Build();
+startup.Mark("build");
 app.Services.GetRequiredService<AppPaths>().EnsureCreated();
 await app.Services.MigrateDatabaseAsync();
+startup.Mark("migrations");
 await app.Services.JoinClusterAsync();
+startup.Mark("cluster");
 await app.Services.GetRequiredService<AdminPassword>().InitializeAsync(CancellationToken.None);
 await app.Services.GetRequiredService<Proofsheet.People.PeopleStore>().InitializeAsync(CancellationToken.None);
 await app.Services.GetRequiredService<ApiKeyStore>().InitializeAsync(CancellationToken.None);
+startup.Mark("accounts");
 app.Services.StartTelemetry();
+startup.Mark("telemetry");
 
+startup.ReportAfterFirstRequest(app);
 app.UseCluster();
 app.UseWeb();
 // Public reads (post API, post pages, feeds) are answered from the output cache here, before
@@ -68,6 +78,7 @@ app.MapPosts();
 app.MapHub();
 app.MapReviewLinks();
 app.MapSite();
+startup.Mark("pipeline");
 
 app.Run();
 return 0;

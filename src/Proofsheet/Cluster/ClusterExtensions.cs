@@ -40,12 +40,7 @@ public static class ClusterExtensions
         var database = services.Select(d => d.ImplementationInstance).OfType<DataExtensions.DatabaseInfo>().Single();
         if (database.IsPostgres)
         {
-            services.AddSingleton(_ => NpgsqlDataSource.Create(database.ConnectionString!));
-            services.AddSingleton<PostgresBus>();
-            services.AddSingleton<IClusterBus>(sp => sp.GetRequiredService<PostgresBus>());
-            services.AddHostedService(sp => sp.GetRequiredService<PostgresBus>());
-            // One job per GPU server across all nodes (AddImages keeps this over its in-process default).
-            services.AddSingleton<Images.IServerSlots, PostgresServerSlots>();
+            AddPostgresCoordination(services, database.ConnectionString!);
         }
         else
         {
@@ -83,6 +78,17 @@ public static class ClusterExtensions
         return app;
     }
 
+    // Apart from AddCluster so that an app on SQLite never loads Npgsql.
+    private static void AddPostgresCoordination(IServiceCollection services, string connectionString)
+    {
+        services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        services.AddSingleton<PostgresBus>();
+        services.AddSingleton<IClusterBus>(sp => sp.GetRequiredService<PostgresBus>());
+        services.AddHostedService(sp => sp.GetRequiredService<PostgresBus>());
+        // One job per GPU server across all nodes (AddImages keeps this over its in-process default).
+        services.AddSingleton<Images.IServerSlots, PostgresServerSlots>();
+    }
+
     /// <summary>
     /// Makes sure the shared key ring has a key before this node serves anyone. Nodes starting
     /// together take turns (an advisory lock), so they agree on one key instead of each making its own.
@@ -96,6 +102,12 @@ public static class ClusterExtensions
             protector.Protect("ready"u8.ToArray());
             return;
         }
+        await MakeKeyRingTogetherAsync(services, protector, ct);
+    }
+
+    // Apart from JoinClusterAsync so that an app on SQLite never loads Npgsql.
+    private static async Task MakeKeyRingTogetherAsync(IServiceProvider services, IDataProtector protector, CancellationToken ct)
+    {
         await using var connection = await services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(ct);
         await using (var take = new NpgsqlCommand($"SELECT pg_advisory_lock({KeyRingLock})", connection))
         {

@@ -38,8 +38,36 @@ public class AppDbContext(DbContextOptions options) : DbContext(options), IDataP
     /// <summary>The Hub's cookie and antiforgery keys, shared by every node (ASP.NET Core Data Protection).</summary>
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
-    protected override void OnModelCreating(ModelBuilder modelBuilder) =>
-        modelBuilder.ApplyConfigurationsFromAssembly(typeof(AppDbContext).Assembly, t => t.Namespace == typeof(AppDbContext).Namespace);
+    // Listed, not found by ApplyConfigurationsFromAssembly: that loads every type of the app to look,
+    // and with them the OpenAI, Anthropic and Polly assemblies an app without those backends never
+    // needs (start-up time and memory). A unit test checks that this list names every configuration.
+    protected override void OnModelCreating(ModelBuilder modelBuilder)
+    {
+        foreach (var configuration in Configurations)
+        {
+            configuration(modelBuilder);
+        }
+    }
+
+    internal static readonly Action<ModelBuilder>[] Configurations =
+    [
+        b => b.ApplyConfiguration(new ContentTaskConfiguration()),
+        b => b.ApplyConfiguration(new TaskEventConfiguration()),
+        b => b.ApplyConfiguration(new PostConfiguration()),
+        b => b.ApplyConfiguration(new PostRedirectConfiguration()),
+        b => b.ApplyConfiguration(new ImageCandidateConfiguration()),
+        b => b.ApplyConfiguration(new ApiKeyConfiguration()),
+        b => b.ApplyConfiguration(new PersonConfiguration()),
+        b => b.ApplyConfiguration(new PersonSessionConfiguration()),
+        b => b.ApplyConfiguration(new InvitationConfiguration()),
+        b => b.ApplyConfiguration(new EmailMessageConfiguration()),
+        b => b.ApplyConfiguration(new WebhookDeliveryConfiguration()),
+        b => b.ApplyConfiguration(new AppSettingConfiguration()),
+        b => b.ApplyConfiguration(new NodeConfiguration()),
+        b => b.ApplyConfiguration(new RateCounterConfiguration()),
+        b => b.ApplyConfiguration(new ReviewLinkConfiguration()),
+        b => b.ApplyConfiguration(new DataProtectionKeyConfiguration()),
+    ];
 
     protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {

@@ -18,20 +18,13 @@ public static class DataExtensions
 
         var provider = (builder.Configuration["Database:Provider"] ?? "sqlite").Trim().ToLowerInvariant();
         var connectionString = builder.Configuration.GetConnectionString("Default");
+        // One method per provider: a method's code loads what it names when it first runs, so an app on
+        // SQLite never loads Npgsql's EF provider and an app on PostgreSQL never loads SQLite's.
         IDbContextFactory<AppDbContext> factory = provider switch
         {
-            "sqlite" => new ProviderContextFactory<SqliteAppDbContext>(
-                new DbContextOptionsBuilder<SqliteAppDbContext>()
-                    .UseSqlite(SqliteConnectionString(connectionString, paths))
-                    .AddInterceptors(new SqlitePragmas())
-                    .Options,
-                o => new SqliteAppDbContext(o) { NodeId = node.Id }),
-            "postgres" or "postgresql" => new ProviderContextFactory<PostgresAppDbContext>(
-                new DbContextOptionsBuilder<PostgresAppDbContext>()
-                    .UseNpgsql(connectionString ?? throw new InvalidOperationException(
-                        "Database:Provider is postgres but ConnectionStrings:Default is not set."))
-                    .Options,
-                o => new PostgresAppDbContext(o) { NodeId = node.Id }),
+            "sqlite" => SqliteFactory(SqliteConnectionString(connectionString, paths), node),
+            "postgres" or "postgresql" => PostgresFactory(connectionString ?? throw new InvalidOperationException(
+                "Database:Provider is postgres but ConnectionStrings:Default is not set."), node),
             _ => throw new InvalidOperationException($"Database:Provider '{provider}' is not one of sqlite, postgres."),
         };
         builder.Services.AddSingleton(factory);
@@ -45,6 +38,25 @@ public static class DataExtensions
         builder.Services.AddScoped(sp => sp.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext());
         return builder;
     }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static ProviderContextFactory<SqliteAppDbContext> SqliteFactory(string connectionString, Cluster.NodeIdentity node) =>
+        new ProviderContextFactory<SqliteAppDbContext>(
+            new DbContextOptionsBuilder<SqliteAppDbContext>()
+                .UseSqlite(connectionString)
+                .AddInterceptors(new SqlitePragmas())
+                .ReplaceService<Microsoft.EntityFrameworkCore.Migrations.IMigrationsAssembly, MigrationsInNamespace>()
+                .Options,
+            o => new SqliteAppDbContext(o) { NodeId = node.Id });
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static ProviderContextFactory<PostgresAppDbContext> PostgresFactory(string connectionString, Cluster.NodeIdentity node) =>
+        new ProviderContextFactory<PostgresAppDbContext>(
+            new DbContextOptionsBuilder<PostgresAppDbContext>()
+                .UseNpgsql(connectionString)
+                .ReplaceService<Microsoft.EntityFrameworkCore.Migrations.IMigrationsAssembly, MigrationsInNamespace>()
+                .Options,
+            o => new PostgresAppDbContext(o) { NodeId = node.Id });
 
     internal static string SqliteConnectionString(string? configured, AppPaths paths)
     {
@@ -73,9 +85,15 @@ public static class DataExtensions
             await db.Database.MigrateAsync(ct);
             return;
         }
+        await MigratePostgresAsync(db, database.ConnectionString!, ct);
+    }
+
+    // Apart from MigrateDatabaseAsync so that an app on SQLite never loads Npgsql.
+    private static async Task MigratePostgresAsync(AppDbContext db, string connectionString, CancellationToken ct)
+    {
         // Nodes started together would each apply the same migration: they take turns, and the
         // second finds nothing left to do.
-        await using var connection = new Npgsql.NpgsqlConnection(database.ConnectionString);
+        await using var connection = new Npgsql.NpgsqlConnection(connectionString);
         await connection.OpenAsync(ct);
         await using (var take = new Npgsql.NpgsqlCommand($"SELECT pg_advisory_lock({MigrationLock})", connection))
         {

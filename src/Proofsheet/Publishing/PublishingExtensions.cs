@@ -14,7 +14,9 @@ public static class PublishingExtensions
         builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddHttpContextAccessor();
         builder.Services.AddSingleton<PublicUrls>();
-        builder.Services.AddSingleton<IPublishingStore, LocalPublishingStore>();
+        // Keyed by name, so that only the configured store is ever made: the S3 store's construction
+        // loads the AWS SDK, which an app publishing elsewhere never needs (start-up time, memory).
+        builder.Services.AddKeyedSingleton<IPublishingStore, LocalPublishingStore>("local");
 
         builder.Services.AddSection<CloudinaryOptions>(CloudinaryOptions.Section);
         builder.Services.AddSingleton<IValidateOptions<CloudinaryOptions>, StoreOptionsValidator>();
@@ -23,16 +25,16 @@ public static class PublishingExtensions
             // connections are recycled instead, which keeps DNS changes visible.
             .ConfigurePrimaryHttpMessageHandler(() => new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan);
-        builder.Services.AddSingleton<IPublishingStore>(sp => sp.GetRequiredService<CloudinaryStore>());
+        builder.Services.AddKeyedSingleton<IPublishingStore>("cloudinary", (sp, _) => sp.GetRequiredService<CloudinaryStore>());
 
         builder.Services.AddSection<S3Options>(S3Options.Section);
         builder.Services.AddSingleton<IValidateOptions<S3Options>, StoreOptionsValidator>();
-        builder.Services.AddSingleton<IPublishingStore, S3Store>();
+        builder.Services.AddKeyedSingleton<IPublishingStore, S3Store>("s3");
 
         builder.Services.AddSingleton(sp =>
         {
-            var name = sp.GetRequiredService<IOptions<PublishingOptions>>().Value.Provider.Trim();
-            return new ActiveStore(sp.GetServices<IPublishingStore>().First(s => string.Equals(s.Name, name, StringComparison.OrdinalIgnoreCase)));
+            var name = sp.GetRequiredService<IOptions<PublishingOptions>>().Value.Provider.Trim().ToLowerInvariant();
+            return new ActiveStore(sp.GetRequiredKeyedService<IPublishingStore>(name));
         });
         // Only a remote store in use is checked, and its answer kept for a minute.
         var provider = builder.Configuration["Publishing:Provider"]?.Trim().ToLowerInvariant();

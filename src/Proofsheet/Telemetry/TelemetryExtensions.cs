@@ -56,7 +56,9 @@ public static class TelemetryExtensions
                 .AddMeter(ProofsheetTelemetry.Name)
                 .AddAspNetCoreInstrumentation()
                 .AddHttpClientInstrumentation()
-                .AddNpgsqlInstrumentation()
+                // Npgsql's meter by name (what AddNpgsqlInstrumentation does): calling into Npgsql.OpenTelemetry
+                // would load Npgsql into an app on SQLite; on SQLite the meter simply never appears.
+                .AddMeter("Npgsql")
                 // No cached scrape: a scrape reads the numbers of that moment (Prometheus asks every 15 s or so).
                 .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
 

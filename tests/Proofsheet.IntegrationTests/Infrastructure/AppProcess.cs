@@ -29,6 +29,9 @@ public sealed class AppProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The process id (for reading <c>/proc/{Id}/…</c>).</summary>
+    public int Id => _process.Id;
+
     /// <summary>The build output of src/Proofsheet next to this test build (same configuration).</summary>
     public static string AppDll()
     {

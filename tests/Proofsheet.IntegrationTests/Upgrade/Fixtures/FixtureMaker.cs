@@ -90,7 +90,7 @@ public sealed partial class FixtureMaker
                 services.RemoveAll<ActiveWriter>();
                 services.AddSingleton(sp => new ActiveWriter(writer.Wrap(sp.GetServices<IArticleWriter>().First(w => w.Name == "outline"))));
                 services.RemoveAll<ActiveStore>();
-                services.AddSingleton(sp => new ActiveStore(store.Wrap(sp.GetServices<IPublishingStore>().First(s => s.Name == "local"))));
+                services.AddSingleton(sp => new ActiveStore(store.Wrap(sp.GetRequiredKeyedService<IPublishingStore>("local"))));
             });
             _ = app.Services;
         }
