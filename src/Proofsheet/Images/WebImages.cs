@@ -73,8 +73,15 @@ public static class WebImages
     /// </summary>
     public static (EncodedImage Card, IReadOnlyList<EncodedImage> Heroes) PublishedCopies(byte[] source, int originalWidth, int originalHeight, FocalPoint? focus)
     {
-        using var original = Decode(source);
-        return (SocialCard(original, focus), HeroCrops(original, originalWidth, originalHeight, focus));
+        try
+        {
+            using var original = Decode(source);
+            return (SocialCard(original, focus), HeroCrops(original, originalWidth, originalHeight, focus));
+        }
+        finally
+        {
+            _ = NativeHeap.Trim();
+        }
     }
 
     /// <summary>The widths a published image is offered at in <c>srcset</c>: phone, tablet or column, wide screen.</summary>
@@ -148,6 +155,10 @@ public static class WebImages
         catch (VipsException ex)
         {
             throw new ImageGenerationException($"Could not read the image: {FirstLine(ex)}", ex);
+        }
+        finally
+        {
+            _ = NativeHeap.Trim();
         }
     }
 
