@@ -5,7 +5,7 @@ using Proofsheet.Publishing;
 
 namespace Proofsheet.Tests;
 
-/// <summary>The sizes of the hero crops, and Cloudinary's crop URLs: what the published page names.</summary>
+/// <summary>The sizes of the hero crops, what they keep of an image, and Cloudinary's crop URLs: what the published page names.</summary>
 public sealed class CropTests
 {
     [Theory]
@@ -37,5 +37,28 @@ public sealed class CropTests
         // Deleting knows an uploaded asset from a crop of it (which goes with its original).
         Assert.Equal("blog/rye-bread-0a1b2c3d4e5f", CloudinaryStore.PublicIdOf(original));
         Assert.Null(CloudinaryStore.PublicIdOf(store.CropUrl(original, 1344, 768, 480, 270, null, "webp", 80)));
+    }
+
+    [Fact]
+    public void Without_a_focal_point_every_copy_keeps_the_most_striking_part_of_the_image()
+    {
+        // Grey with one saturated red square near the bottom: a centred cut would leave it out of the social
+        // card (rows 380-1220 of 1600) and of every hero crop (rows 350-1250).
+        using var canvas = (NetVips.Image.Black(1600, 1600, bands: 3) + 128).Cast(NetVips.Enums.BandFormat.Uchar);
+        using var red = (NetVips.Image.Black(200, 200, bands: 3) + new[] { 220.0, 30.0, 30.0 }).Cast(NetVips.Enums.BandFormat.Uchar);
+        using var marked = canvas.Insert(red, 700, 1320);
+        var png = marked.PngsaveBuffer(compression: 1);
+
+        var (card, heroes) = WebImages.PublishedCopies(png, 1600, 1600, focus: null);
+
+        Assert.Equal([480, 960, 1600], heroes.Select(h => h.Width));
+        Assert.All(heroes.Prepend(card), copy => Assert.True(ShowsRed(copy.Data), $"The {copy.Width}×{copy.Height} copy lost the red square."));
+
+        static bool ShowsRed(byte[] encoded)
+        {
+            using var image = NetVips.Image.NewFromBuffer(encoded);
+            using var redness = image[0] - image[1];
+            return redness.Max() > 100;
+        }
     }
 }

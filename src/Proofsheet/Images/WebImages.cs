@@ -57,10 +57,10 @@ public static class WebImages
     public static EncodedImage SocialCard(byte[] source, FocalPoint? focus = null)
     {
         using var original = Decode(source);
-        return SocialCard(original, focus);
+        return SocialCard(original, focus ?? Salient(original));
     }
 
-    private static EncodedImage SocialCard(Image original, FocalPoint? focus)
+    private static EncodedImage SocialCard(Image original, FocalPoint focus)
     {
         using var card = CoverCrop(original, SocialWidth, SocialHeight, focus);
         using var flat = Flatten(card);
@@ -76,7 +76,8 @@ public static class WebImages
         try
         {
             using var original = Decode(source);
-            return (SocialCard(original, focus), HeroCrops(original, originalWidth, originalHeight, focus));
+            var point = focus ?? Salient(original);
+            return (SocialCard(original, point), HeroCrops(original, originalWidth, originalHeight, point));
         }
         finally
         {
@@ -118,20 +119,19 @@ public static class WebImages
     public static IReadOnlyList<EncodedImage> HeroCrops(byte[] source, int originalWidth, int originalHeight, FocalPoint? focus)
     {
         using var original = Decode(source);
-        return HeroCrops(original, originalWidth, originalHeight, focus);
+        return HeroCrops(original, originalWidth, originalHeight, focus ?? Salient(original));
     }
 
-    private static List<EncodedImage> HeroCrops(Image original, int originalWidth, int originalHeight, FocalPoint? focus)
+    private static List<EncodedImage> HeroCrops(Image original, int originalWidth, int originalHeight, FocalPoint focus)
     {
         var sizes = HeroSizes(originalWidth, originalHeight);
         var images = new List<EncodedImage>(sizes.Count);
-        // Without a focal point the salient part is found once, for the largest crop, and the smaller ones are
-        // that crop scaled down: every size shows the same cut, and the attention search (the slow part) runs once.
-        using var largest = focus is null ? Materialise(CoverCrop(original, sizes[^1].Width, sizes[^1].Height, null)) : null;
+        // The largest crop is cut once and the smaller ones are it scaled down: all are 16:9, so each shows the
+        // same cut (the one that keeps the focal point) and the full image is resized once, not once per width.
+        using var largest = Materialise(CoverCrop(original, sizes[^1].Width, sizes[^1].Height, focus));
         foreach (var (width, height) in sizes)
         {
-            using var crop = largest is null ? CoverCrop(original, width, height, focus)
-                : largest.ThumbnailImage(width, height: height, crop: Enums.Interesting.Centre);
+            using var crop = largest.ThumbnailImage(width, height: height, crop: Enums.Interesting.Centre);
             try
             {
                 images.Add(new EncodedImage(crop.WebpsaveBuffer(q: 80, effort: WebpEffort, keep: Enums.ForeignKeep.None), "image/webp", crop.Width, crop.Height));
@@ -187,21 +187,54 @@ public static class WebImages
         }
     }
 
-    /// <summary>Scales the image to cover width×height and crops the rest away, keeping the focal point inside.</summary>
-    internal static Image CoverCrop(Image original, int width, int height, FocalPoint? focus)
+    /// <summary>
+    /// Where libvips' attention strategy (edges, skin tones, saturated colours) finds the most salient part, as a
+    /// focal point, for an image that has none. Searched once, on a copy <see cref="SalientSide"/> px across: the
+    /// search itself shrinks the image to a few dozen pixels, and running it on the full image for every copy
+    /// (thumbnail with attention crop) took most of the publish step (bench/run.sh --only render).
+    /// </summary>
+    internal static FocalPoint Salient(Image original)
     {
         try
         {
-            if (focus is null)
-            {
-                return original.ThumbnailImage(width, height: height, crop: Enums.Interesting.Attention);
-            }
+            using var small = original.ThumbnailImage(SalientSide, height: SalientSide);
+            // The window (the largest 16:9 area, the heroes' shape) only sets how widely the search blurs.
+            var (width, height) = small.Width * HeroAspectHeight >= small.Height * HeroAspectWidth
+                ? (Math.Max(1, small.Height * HeroAspectWidth / HeroAspectHeight), small.Height)
+                : (small.Width, Math.Max(1, small.Width * HeroAspectHeight / HeroAspectWidth));
+            using var crop = small.Smartcrop(width, height, out var x, out var y, interesting: Enums.Interesting.Attention);
+            return new FocalPoint(Math.Clamp((x + 0.5) / small.Width, 0, 1), Math.Clamp((y + 0.5) / small.Height, 0, 1));
+        }
+        catch (VipsException ex)
+        {
+            throw new ImageGenerationException($"Could not read the image: {FirstLine(ex)}", ex);
+        }
+    }
+
+    private const int SalientSide = 256;
+
+    /// <summary>Scales the image to cover width×height and crops the rest away, keeping the focal point inside.</summary>
+    internal static Image CoverCrop(Image original, int width, int height, FocalPoint focus)
+    {
+        try
+        {
             var scale = Math.Max((double)width / original.Width, (double)height / original.Height);
-            using var scaled = original.Resize(scale, kernel: Enums.Kernel.Lanczos3);
-            // Centre the crop on the focal point, pushed back inside the image at the edges.
-            var left = Math.Clamp((int)Math.Round(focus.X * scaled.Width - width / 2.0), 0, Math.Max(0, scaled.Width - width));
-            var top = Math.Clamp((int)Math.Round(focus.Y * scaled.Height - height / 2.0), 0, Math.Max(0, scaled.Height - height));
-            return scaled.Crop(left, top, Math.Min(width, scaled.Width), Math.Min(height, scaled.Height));
+            // The part of the original the copy shows, cut before scaling so that only its pixels are resampled
+            // (the social card shows about half of a square render), centred on the focal point and pushed back
+            // inside the image at the edges.
+            var regionWidth = Math.Clamp((int)Math.Round(width / scale), 1, original.Width);
+            var regionHeight = Math.Clamp((int)Math.Round(height / scale), 1, original.Height);
+            var left = Math.Clamp((int)Math.Round(focus.X * original.Width - regionWidth / 2.0), 0, original.Width - regionWidth);
+            var top = Math.Clamp((int)Math.Round(focus.Y * original.Height - regionHeight / 2.0), 0, original.Height - regionHeight);
+            var region = original.Crop(left, top, regionWidth, regionHeight);
+            if (regionWidth == width && regionHeight == height)
+            {
+                return region;
+            }
+            using (region)
+            {
+                return region.Resize((double)width / regionWidth, vscale: (double)height / regionHeight, kernel: Enums.Kernel.Lanczos3);
+            }
         }
         catch (VipsException ex)
         {
