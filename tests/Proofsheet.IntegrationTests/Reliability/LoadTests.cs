@@ -114,7 +114,13 @@ public abstract class LoadTests(TestDatabase database, ITestOutputHelper output)
                     $"  {kind,-11} n={sorted.Count,6}  p50={Percentile(sorted, 0.50),7:0.0} ms  p99={Percentile(sorted, 0.99),7:0.0} ms  max={sorted[^1],7:0.0} ms"));
             }
 
-            Assert.True(errors.IsEmpty, $"{errors.Count} errors, e.g.\n" + string.Join("\n", errors.Take(5)));
+            // The app's own warnings say why a request failed (a 503's reason is logged, not answered).
+            var lines = app.Output.Split('\n');
+            var warnings = lines.Select((line, i) => (line, i))
+                .Where(l => l.line.StartsWith("warn:", StringComparison.Ordinal) || l.line.StartsWith("fail:", StringComparison.Ordinal))
+                .Take(5)
+                .SelectMany(l => lines.Skip(l.i).Take(3));
+            Assert.True(errors.IsEmpty, $"{errors.Count} errors, e.g.\n" + string.Join("\n", errors.Take(5)) + "\nThe app logged:\n" + string.Join("\n", warnings));
             Assert.True(missing.IsEmpty, $"{missing.Count} tasks lost or failed, e.g.\n" + string.Join("\n", missing.Take(5)));
             Assert.True(created.Count >= clients, $"only {created.Count} tasks created");
         }
