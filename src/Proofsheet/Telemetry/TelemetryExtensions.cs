@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Configuration.Memory;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -49,6 +50,15 @@ public static class TelemetryExtensions
         builder.Services.AddSingleton<TaskStateGauges>();
         // The task id (a logging scope set by the worker) on every console line of a task's work.
         builder.Services.Configure<SimpleConsoleFormatterOptions>(o => o.IncludeScopes = true);
+        // ASP.NET Core writes four Information lines for every request (request starting, endpoint executing and
+        // executed, request finished): with no level configured they were nearly all of the log, and writing them
+        // cost a cached public read about a third of its throughput (docs/benchmarks.md). Warnings by default, as
+        // the ASP.NET Core templates set it; the lowest-precedence source, so Logging:LogLevel:Microsoft.AspNetCore
+        // from any setting (environment: Logging__LogLevel__Microsoft.AspNetCore=Information) turns them back on.
+        builder.Configuration.Sources.Insert(0, new MemoryConfigurationSource
+        {
+            InitialData = new Dictionary<string, string?> { ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning" },
+        });
 
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(r => r.AddService("proofsheet", serviceInstanceId: Environment.MachineName))

@@ -189,6 +189,8 @@ public sealed partial class SecurityTests
         await using var app = await TestApp.StartAsync(new SqliteDatabase(), new Dictionary<string, string?>
         {
             ["Logging:LogLevel:Default"] = "Trace",
+            // ASP.NET Core's own lines too (Warning by default): every line of every category is searched.
+            ["Logging:LogLevel:Microsoft.AspNetCore"] = "Trace",
             ["Content:Provider"] = "openai",
             ["Content:OpenAI:BaseUrl"] = writer.BaseUrl,
             ["Content:OpenAI:ApiKey"] = writerKey,
@@ -240,33 +242,4 @@ public sealed partial class SecurityTests
     }
 
     private static string Clip(string s) => s.Length <= 1500 ? s : s[..1500];
-
-    /// <summary>Every log line of every category and level, with its exception written out in full.</summary>
-    private sealed class CapturingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<string> Lines { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Logger(categoryName, Lines);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(string category, ConcurrentQueue<string> lines) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull
-            {
-                lines.Enqueue($"{category} scope: {state}");
-                return null;
-            }
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-            {
-                var structured = state is IEnumerable<KeyValuePair<string, object?>> pairs ? string.Join("; ", pairs.Select(p => $"{p.Key}={p.Value}")) : "";
-                lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} [{structured}] {exception}");
-            }
-        }
-    }
 }
