@@ -239,7 +239,7 @@ public sealed partial class Benchmarks(BenchOptions o, Report report)
                 var shown = path.Replace(slug, "{slug}", StringComparison.Ordinal);
                 section.AppendLine(CultureInfo.InvariantCulture,
                     $"| {provider} | `{shown}` | {page.Body.Length} | {Report.N(appRps)} | {Report.Ms(Stats.Median(appRuns.Select(x => x.P99Ms)))} | {Report.N(bareRps)} | {Report.Ms(Stats.Median(bareRuns.Select(x => x.P99Ms)))} | {appRps / bareRps:P0} |");
-                report.Row($"Read `{shown}` on {provider}, throughput vs bare Kestrel", $"{appRps / bareRps:P0} ({Report.N(appRps)} vs {Report.N(bareRps)} req/s)", "≥ 50%", appRps / bareRps >= 0.5);
+                report.Row($"Read `{shown}` on {provider}, throughput vs bare Kestrel", $"{appRps / bareRps:P0} ({Report.N(appRps)} vs {Report.N(bareRps)} req/s)", "≥ 80%", appRps / bareRps >= 0.8);
             }
         }
         if (missing.Count > 0)
@@ -319,7 +319,7 @@ public sealed partial class Benchmarks(BenchOptions o, Report report)
             report.Row($"Memory: peak growth while approving a {Report.Mb(large.Length)} image ({store})", Report.Mb((long)growth), "< image size", growth < large.Length);
         }
         var idleMedian = (long)Stats.Median(idles.Select(i => (double)i));
-        report.Row("Memory: idle after start", Report.Mb(idleMedian), "< 150 MB", idleMedian < 150L * 1024 * 1024);
+        report.Row("Memory: idle after start", Report.Mb(idleMedian), "< 120 MB", idleMedian < 120L * 1024 * 1024);
     }
 
     // 5. Start-up --------------------------------------------------------------------------------------
