@@ -190,8 +190,9 @@ public static class WebImages
     /// <summary>
     /// Where libvips' attention strategy (edges, skin tones, saturated colours) finds the most salient part, as a
     /// focal point, for an image that has none. Searched once, on a copy <see cref="SalientSide"/> px across: the
-    /// search itself shrinks the image to a few dozen pixels, and running it on the full image for every copy
-    /// (thumbnail with attention crop) took most of the publish step (bench/run.sh --only render).
+    /// search itself shrinks the image to a few dozen pixels, and running it on the full image for the card and
+    /// again for the heroes (thumbnail with attention crop) made the copies about half as slow again (158 against
+    /// 106 ms for an SDXL render, docs/benchmarks.md).
     /// </summary>
     internal static FocalPoint Salient(Image original)
     {
