@@ -120,27 +120,35 @@ public static class Security
     {
         public async ValueTask<bool> TryHandleAsync(HttpContext context, Exception exception, CancellationToken cancellationToken)
         {
-            if (!IsDatabaseUnavailable(exception))
+            var outage = OutageIn(exception);
+            if (outage is null)
             {
                 return false;
             }
-            logger.LogWarning("The database is unavailable: {Reason}", exception.GetBaseException().Message);
+            // The database's own error and its cause apart: "pool exhausted" and "server closed the
+            // connection" both end in a bare timeout or socket message, and only the outer one says which.
+            logger.LogWarning("The database is unavailable to {Method} {Path}: {Error} {SqlState}: {Reason} (cause: {Cause})",
+                context.Request.Method, context.Request.Path.Value, outage.GetType().Name, outage.SqlState, outage.Message, exception.GetBaseException().Message);
             return await Problems.WriteUnavailableAsync(context, problems, 2,
                 "The database is not reachable right now; nothing was changed. Try again shortly.");
         }
 
-        internal static bool IsDatabaseUnavailable(Exception exception)
+        /// <summary>The database exception that makes this an outage, or null when it is not one.</summary>
+        internal static DbException? OutageIn(Exception exception)
         {
             for (Exception? e = exception; e is not null; e = e.InnerException)
             {
                 // Only database exceptions: a refused socket or a timeout of an image backend is not a database outage.
-                if (e is DbException { IsTransient: true }
-                    || e is DbException db && db.GetType().Name == "PostgresException" && db.SqlState is "57P01" or "57P02" or "57P03" or "53300")
+                if (e is DbException { IsTransient: true } transient)
                 {
-                    return true;
+                    return transient;
+                }
+                if (e is DbException db && db.GetType().Name == "PostgresException" && db.SqlState is "57P01" or "57P02" or "57P03" or "53300")
+                {
+                    return db;
                 }
             }
-            return false;
+            return null;
         }
     }
 }
