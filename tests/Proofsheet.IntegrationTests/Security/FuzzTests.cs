@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Proofsheet.Data;
+using Proofsheet.Images;
 using Proofsheet.IntegrationTests.Infrastructure;
 using Proofsheet.Tasks;
 using Xunit.Abstractions;
@@ -120,7 +121,11 @@ public abstract class FuzzTests(TestDatabase database, ITestOutputHelper output)
         app.DeleteFolder();
     }
 
-    /// <summary>Waits until the pipeline has nothing left to do, so that the next snapshot is stable.</summary>
+    /// <summary>
+    /// Waits until the pipeline has nothing left to do, so that the next snapshot is stable: no task
+    /// at work, and no published image whose preview is still to be removed (an approval answers
+    /// once the post is live; its preview goes a moment later).
+    /// </summary>
     private static async Task QuiesceAsync(TestApp app)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -128,7 +133,8 @@ public abstract class FuzzTests(TestDatabase database, ITestOutputHelper output)
         {
             await using (var db = app.Services.GetRequiredService<IDbContextFactory<AppDbContext>>().CreateDbContext())
             {
-                if (!await db.Tasks.AnyAsync(t => WorkflowStatuses.Working.Contains(t.Status)))
+                if (!await db.Tasks.AnyAsync(t => WorkflowStatuses.Working.Contains(t.Status))
+                    && !await db.Images.AnyAsync(i => i.Status == CandidateStatus.Published && !i.FileDeleted))
                 {
                     return;
                 }
