@@ -52,6 +52,10 @@ public sealed class ImageWeightTests(ITestOutputHelper output) : IAsyncLifetime
 
         // A fresh tab with an empty cache (same session) opens the task page; every response's body is counted.
         var fresh = await context.NewPageAsync();
+        // Tall enough to show every candidate, so that every lazy image loads without scrolling. Scrolling is not
+        // enough: the live part is drawn again once the page's event stream connects, and candidates drawn after a
+        // scroll to the end sat far above the view and were never fetched (a full run, with thumbnails slow to come).
+        await fresh.SetViewportSizeAsync(1280, 2000);
         // Routing turns Playwright's HTTP cache off, so nothing the first tab loaded is reused.
         await fresh.RouteAsync("**/*", route => route.ContinueAsync());
         var responses = new List<IResponse>();
@@ -67,8 +71,6 @@ public sealed class ImageWeightTests(ITestOutputHelper output) : IAsyncLifetime
         await fresh.GotoAsync($"/hub/tasks/{task.Id}");
         var images = fresh.Locator("#candidates img");
         await Expect(images).ToHaveCountAsync(8);
-        // Lazy images load once near the viewport: scroll to the end so that every one is fetched and counted.
-        await fresh.EvaluateAsync("() => window.scrollTo(0, document.body.scrollHeight)");
         await fresh.WaitForFunctionAsync("() => [...document.querySelectorAll('#candidates img')].every(i => i.complete && i.naturalWidth > 0)");
 
         long transferred = 0;
