@@ -52,9 +52,8 @@ public sealed class ImageWeightTests(ITestOutputHelper output) : IAsyncLifetime
 
         // A fresh tab with an empty cache (same session) opens the task page; every response's body is counted.
         var fresh = await context.NewPageAsync();
-        // Tall enough to show every candidate, so that every lazy image loads without scrolling. Scrolling is not
-        // enough: the live part is drawn again once the page's event stream connects, and candidates drawn after a
-        // scroll to the end sat far above the view and were never fetched (a full run, with thumbnails slow to come).
+        // Tall enough to show every candidate, so that every lazy image is fetched without scrolling (a scroll to the
+        // end left candidates redrawn after it 3000 px above the view, never fetched).
         await fresh.SetViewportSizeAsync(1280, 2000);
         // Routing turns Playwright's HTTP cache off, so nothing the first tab loaded is reused.
         await fresh.RouteAsync("**/*", route => route.ContinueAsync());
@@ -68,10 +67,10 @@ public sealed class ImageWeightTests(ITestOutputHelper output) : IAsyncLifetime
                 errors.Add(m.Text);
             }
         };
-        await fresh.GotoAsync($"/hub/tasks/{task.Id}");
-        var images = fresh.Locator("#candidates img");
-        await Expect(images).ToHaveCountAsync(8);
-        await fresh.WaitForFunctionAsync("() => [...document.querySelectorAll('#candidates img')].every(i => i.complete && i.naturalWidth > 0)");
+        // Opened as the other tests open it: once the stream's first message has redrawn the candidates.
+        await new TaskPage(fresh).OpenAsync(task.Id);
+        await Expect(fresh.Locator("#candidates img")).ToHaveCountAsync(8);
+        await Browser.WaitForImagesAsync(fresh, "#candidates img");
 
         long transferred = 0;
         // The page's live-update stream stays open (its sizes are known only when it ends); it carries only short events.
@@ -93,7 +92,7 @@ public sealed class ImageWeightTests(ITestOutputHelper output) : IAsyncLifetime
         await Expect(fresh.Locator("#zoom-dialog")).ToBeVisibleAsync();
         var large = await fresh.EvaluateAsync<string>("() => document.querySelector('#zoom-dialog img').getAttribute('src')");
         Assert.EndsWith("/large", large, StringComparison.Ordinal);
-        await fresh.WaitForFunctionAsync("() => document.querySelector('#zoom-dialog img').complete && document.querySelector('#zoom-dialog img').naturalWidth > 0");
+        await Browser.WaitForImagesAsync(fresh, "#zoom-dialog img");
         Assert.True(errors.Count == 0, string.Join("\n", errors));
     }
 

@@ -59,8 +59,7 @@ public sealed class ReviewLinkWalkTests : IClassFixture<Browser>, IDisposable
         await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Quince Paste" })).ToBeVisibleAsync();
         await Expect(page.GetByText("Review requested: Chef Okafor")).ToBeVisibleAsync();
         await Expect(page.Locator(".candidate img")).ToHaveCountAsync(3);
-        // Lazy images: the load event does not wait for them, so each is awaited (a thumbnail that fails to load times out).
-        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.candidate img')].every(i => i.complete && i.naturalWidth > 0)");
+        await Browser.WaitForImagesAsync(page, ".candidate img");
         Assert.True(await page.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the review page scrolls sideways at 360 px");
         await Browser.ScreenshotAsync(page, "61-review-link-360px");
         var violations = await Axe.SeriousViolationsAsync(page);

@@ -69,6 +69,25 @@ public sealed class Browser : IAsyncLifetime
         });
     }
 
+    /// <summary>
+    /// Waits until every image matching <paramref name="selector"/> has loaded. Lazy images are not waited for by the
+    /// load event, and one that never loads fails with the images that had not, not a bare timeout.
+    /// </summary>
+    public static async Task WaitForImagesAsync(IPage page, string selector)
+    {
+        try
+        {
+            await page.WaitForFunctionAsync("s => [...document.querySelectorAll(s)].every(i => i.complete && i.naturalWidth > 0)", selector);
+        }
+        catch (TimeoutException)
+        {
+            var missing = await page.EvaluateAsync<string[]>(
+                "s => [...document.querySelectorAll(s)].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => `${i.getAttribute('src')} (complete: ${i.complete}, ${Math.round(i.getBoundingClientRect().top)} px from the top of the view)`)",
+                selector);
+            throw new TimeoutException($"{missing.Length} image(s) at {selector} did not load: {string.Join("; ", missing)}");
+        }
+    }
+
     public static string RepositoryRoot()
     {
         var dir = new DirectoryInfo(AppContext.BaseDirectory);

@@ -20,7 +20,7 @@ public sealed class FocusPicker(IPage page)
         await Expect(page.Locator("body")).ToHaveAttributeAsync("data-live", "connected");
         await page.GetByRole(AriaRole.Button, new() { Name = $"View image {number} larger" }).ClickAsync();
         await Expect(Dialog).ToBeVisibleAsync();
-        await page.WaitForFunctionAsync("() => { const i = document.getElementById('zoom-image'); return i.complete && i.naturalWidth > 0; }");
+        await Infrastructure.Browser.WaitForImagesAsync(page, "#zoom-image");
     }
 
     /// <summary>Clicks the picture at the given fractions of its width and height, and waits for the point to be saved.</summary>
